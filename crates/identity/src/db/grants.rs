@@ -1,0 +1,190 @@
+//! The rows behind delegated tokens: application credentials and trusts,
+//! as the token engine reads them. (Their CRUD lives beside them in
+//! `app_creds.rs` and `trusts.rs` of this folder.)
+
+use store::{Db, Row};
+
+#[derive(Clone, Debug)]
+pub struct AppCredRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub description: Option<String>,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub system_scope: Option<String>,
+    pub expires_at: Option<i64>,
+    pub unrestricted: bool,
+    pub created_at: i64,
+}
+
+const APP_CRED_COLUMNS: &str =
+    "id, name, secret_hash, description, user_id, project_id, system_scope, expires_at, unrestricted, created_at";
+
+fn app_cred_from_row(r: &store::AnyRow) -> Result<AppCredRow, store::sqlx::Error> {
+    Ok(AppCredRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        secret_hash: r.try_get("secret_hash")?,
+        description: r.try_get("description")?,
+        user_id: r.try_get("user_id")?,
+        project_id: r.try_get("project_id")?,
+        system_scope: r.try_get("system_scope")?,
+        expires_at: r.try_get("expires_at")?,
+        unrestricted: r.try_get::<i64, _>("unrestricted")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn get_app_cred(db: &Db, id: &str) -> Result<Option<AppCredRow>, store::sqlx::Error> {
+    store::sqlx::query(db.sql(&format!(
+        "SELECT {APP_CRED_COLUMNS} FROM application_credentials WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?
+    .map(|r| app_cred_from_row(&r))
+    .transpose()
+}
+
+pub async fn get_app_cred_by_name(
+    db: &Db,
+    user_id: &str,
+    name: &str,
+) -> Result<Option<AppCredRow>, store::sqlx::Error> {
+    store::sqlx::query(db.sql(&format!(
+        "SELECT {APP_CRED_COLUMNS} FROM application_credentials WHERE user_id = ? AND name = ?"
+    )))
+    .bind(user_id)
+    .bind(name)
+    .fetch_optional(db.reader())
+    .await?
+    .map(|r| app_cred_from_row(&r))
+    .transpose()
+}
+
+pub async fn list_app_creds(db: &Db, user_id: &str) -> Result<Vec<AppCredRow>, store::sqlx::Error> {
+    let rows = store::sqlx::query(db.sql(&format!(
+        "SELECT {APP_CRED_COLUMNS} FROM application_credentials WHERE user_id = ? ORDER BY name"
+    )))
+    .bind(user_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(app_cred_from_row).collect()
+}
+
+pub async fn app_cred_role_ids(db: &Db, id: &str) -> Result<Vec<String>, store::sqlx::Error> {
+    store::sqlx::query_scalar(
+        db.sql("SELECT role_id FROM application_credential_roles WHERE application_credential_id = ?"),
+    )
+    .bind(id)
+    .fetch_all(db.reader())
+    .await
+}
+
+pub async fn insert_app_cred(db: &Db, a: &AppCredRow, role_ids: &[String]) -> Result<(), store::StoreError> {
+    let mut tx = db.writer().begin().await?;
+    store::sqlx::query(db.sql(&format!(
+        "INSERT INTO application_credentials ({APP_CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )))
+    .bind(&a.id)
+    .bind(&a.name)
+    .bind(&a.secret_hash)
+    .bind(&a.description)
+    .bind(&a.user_id)
+    .bind(&a.project_id)
+    .bind(&a.system_scope)
+    .bind(a.expires_at)
+    .bind(store::flag(a.unrestricted))
+    .bind(a.created_at)
+    .execute(&mut *tx)
+    .await?;
+    for r in role_ids {
+        store::sqlx::query(
+            db.sql("INSERT INTO application_credential_roles (application_credential_id, role_id) VALUES (?, ?)"),
+        )
+        .bind(&a.id)
+        .bind(r)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_app_cred(db: &Db, id: &str) -> Result<bool, store::StoreError> {
+    let mut tx = db.writer().begin().await?;
+    for sql in [
+        "DELETE FROM application_credential_roles WHERE application_credential_id = ?",
+        "DELETE FROM application_credential_access_rules WHERE application_credential_id = ?",
+    ] {
+        store::sqlx::query(db.sql(sql)).bind(id).execute(&mut *tx).await?;
+    }
+    let r = store::sqlx::query(db.sql("DELETE FROM application_credentials WHERE id = ?"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(r.rows_affected() > 0)
+}
+
+#[derive(Clone, Debug)]
+pub struct TrustRow {
+    pub id: String,
+    pub trustor_user_id: String,
+    pub trustee_user_id: String,
+    pub project_id: Option<String>,
+    pub impersonation: bool,
+    pub expires_at: Option<i64>,
+    pub remaining_uses: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+pub async fn get_trust(db: &Db, id: &str) -> Result<Option<TrustRow>, store::sqlx::Error> {
+    store::sqlx::query(db.sql(
+        "SELECT id, trustor_user_id, trustee_user_id, project_id, impersonation, expires_at, remaining_uses, deleted_at \
+         FROM trusts WHERE id = ?",
+    ))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?
+    .map(|r| {
+        Ok(TrustRow {
+            id: r.try_get("id")?,
+            trustor_user_id: r.try_get("trustor_user_id")?,
+            trustee_user_id: r.try_get("trustee_user_id")?,
+            project_id: r.try_get("project_id")?,
+            impersonation: r.try_get::<i64, _>("impersonation")? != 0,
+            expires_at: r.try_get("expires_at")?,
+            remaining_uses: r.try_get("remaining_uses")?,
+            deleted_at: r.try_get("deleted_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn trust_role_ids(db: &Db, id: &str) -> Result<Vec<String>, store::sqlx::Error> {
+    store::sqlx::query_scalar(db.sql("SELECT role_id FROM trust_roles WHERE trust_id = ?"))
+        .bind(id)
+        .fetch_all(db.reader())
+        .await
+}
+
+/// Takes one use of a trust with limited uses; false when none is left.
+pub async fn consume_trust_use(db: &Db, id: &str) -> Result<bool, store::StoreError> {
+    let r = store::sqlx::query(db.sql(
+        "UPDATE trusts SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses IS NOT NULL AND remaining_uses > 0",
+    ))
+    .bind(id)
+    .execute(db.writer())
+    .await?;
+    if r.rows_affected() > 0 {
+        return Ok(true);
+    }
+    let unlimited: Option<i64> =
+        store::sqlx::query_scalar(db.sql("SELECT COUNT(*) FROM trusts WHERE id = ? AND remaining_uses IS NULL"))
+            .bind(id)
+            .fetch_optional(db.reader())
+            .await?;
+    Ok(unlimited.unwrap_or(0) > 0)
+}

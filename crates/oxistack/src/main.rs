@@ -1,0 +1,116 @@
+//! The `oxistack` binary: the one composition root of the cloud.
+//!
+//! - `oxistack up` — every service of the cloud in one process on embedded
+//!   defaults (SQLite in a data directory), bootstrapped on first start, with
+//!   a `clouds.yaml` and an `openrc` written for the `openstack` CLI;
+//! - `oxistack manage …` — the operator's one-off jobs (`db-sync`,
+//!   `fernet-setup`, `fernet-rotate`), as `keystone-manage` has them.
+//!
+//! Services are wired here and nowhere else: each service crate exposes a
+//! constructor and a router, and this file decides which run, on which port,
+//! against which database.
+
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "oxistack", version, about = "An OpenStack-compatible cloud in one binary")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the all-in-one cloud on embedded defaults.
+    Up(up::UpArgs),
+    /// Operator jobs: database migrations, Fernet keys.
+    Manage {
+        #[command(subcommand)]
+        job: ManageJob,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManageJob {
+    /// Apply the database migrations of every service.
+    DbSync {
+        #[arg(long, env = "OXISTACK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Database URL (default: SQLite files in the data directory).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Create the Fernet key repository if it has no keys.
+    FernetSetup {
+        #[arg(long, env = "OXISTACK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Rotate the Fernet keys: the staged key becomes primary. A running
+    /// cloud picks the new keys up within 30 seconds.
+    FernetRotate {
+        #[arg(long, env = "OXISTACK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// `[fernet_tokens] max_active_keys`
+        #[arg(long, default_value_t = 3)]
+        max_active_keys: usize,
+    },
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run(args).await,
+            Command::Manage { job } => manage(job).await,
+        }
+    })
+}
+
+async fn manage(job: ManageJob) -> anyhow::Result<()> {
+    match job {
+        ManageJob::DbSync { data_dir, database } => {
+            let dir = up::data_dir(data_dir)?;
+            let db = store::Db::connect(&up::database_url(&dir, database.as_deref(), "identity")).await?;
+            identity::db::migrate(&db).await?;
+            println!("identity: database up to date");
+        }
+        ManageJob::FernetSetup { data_dir } => {
+            let dir = up::data_dir(data_dir)?;
+            identity::token::fernet_keys::KeyRepository::new(dir.join("fernet-keys")).setup()?;
+            println!("fernet keys ready in {}", dir.join("fernet-keys").display());
+        }
+        ManageJob::FernetRotate {
+            data_dir,
+            max_active_keys,
+        } => {
+            let dir = up::data_dir(data_dir)?;
+            let repo = identity::token::fernet_keys::KeyRepository::new(dir.join("fernet-keys"));
+            repo.setup()?;
+            repo.rotate(max_active_keys)?;
+            println!("fernet keys rotated in {}", dir.join("fernet-keys").display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! `oxistack up`: the all-in-one cloud.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use rand::Rng;
+use tokio::net::TcpListener;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Where state lives: databases, keys, stores (default
+    /// `$XDG_DATA_HOME/oxistack` or `~/.local/share/oxistack`).
+    #[arg(long, env = "OXISTACK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address every service listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Added to every service's standard port (identity 5000, …), to run a
+    /// second cloud beside a first.
+    #[arg(long, default_value_t = 0)]
+    port_offset: u16,
+    /// The admin's password; default: the one stored in the data directory,
+    /// or a new random one, printed once.
+    #[arg(long, env = "OXISTACK_ADMIN_PASSWORD")]
+    admin_password: Option<String>,
+    /// Database URL for every service (`postgresql://…`, `mysql://…`);
+    /// default: one SQLite file per service in the data directory.
+    #[arg(long)]
+    database: Option<String>,
+    /// bcrypt cost for passwords (`[identity] password_hash_rounds`).
+    #[arg(long, default_value_t = 12)]
+    password_hash_rounds: u32,
+    /// An oslo.policy YAML file overriding identity's default rules.
+    #[arg(long)]
+    identity_policy_file: Option<PathBuf>,
+}
+
+pub const IDENTITY_PORT: u16 = 5000;
+
+pub fn data_dir(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match arg {
+        Some(d) => d,
+        None => match std::env::var_os("XDG_DATA_HOME") {
+            Some(x) => PathBuf::from(x).join("oxistack"),
+            None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set; pass --data-dir")?)
+                .join(".local/share/oxistack"),
+        },
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(std::fs::canonicalize(&dir)?)
+}
+
+pub fn database_url(dir: &Path, database: Option<&str>, service: &str) -> String {
+    match database {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", dir.join(format!("{service}.db")).display()),
+    }
+}
+
+/// The password given, or the one kept from an earlier start, or a new one.
+fn admin_password(dir: &Path, given: Option<String>) -> anyhow::Result<(String, bool)> {
+    let file = dir.join("admin-password");
+    if let Some(p) = given {
+        write_private(&file, &p)?;
+        return Ok((p, false));
+    }
+    if let Ok(p) = std::fs::read_to_string(&file) {
+        return Ok((p.trim().to_owned(), false));
+    }
+    let p: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    write_private(&file, &p)?;
+    Ok((p, true))
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn write_client_config(dir: &Path, auth_url: &str, password: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let clouds = dir.join("clouds.yaml");
+    write_private(
+        &clouds,
+        &format!(
+            "clouds:\n  oxistack:\n    auth:\n      auth_url: {}\n      username: admin\n      password: {}\n      \
+             project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    \
+             region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n",
+            yaml_quote(auth_url),
+            yaml_quote(password)
+        ),
+    )?;
+    let openrc = dir.join("openrc");
+    write_private(
+        &openrc,
+        &format!(
+            "export OS_AUTH_URL={}\nexport OS_IDENTITY_API_VERSION=3\nexport OS_USERNAME=admin\n\
+             export OS_PASSWORD={}\nexport OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n\
+             export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME=RegionOne\nexport OS_INTERFACE=public\n",
+            shell_quote(auth_url),
+            shell_quote(password)
+        ),
+    )?;
+    Ok((clouds, openrc))
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Picks up rotated Fernet keys without a restart.
+fn watch_keys(identity: identity::Identity, dir: PathBuf) {
+    tokio::spawn(async move {
+        let stamp = |d: &Path| std::fs::metadata(d).and_then(|m| m.modified()).ok();
+        let mut last = stamp(&dir);
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            let now = stamp(&dir);
+            if now != last {
+                last = now;
+                match identity.reload_keys() {
+                    Ok(()) => tracing::info!("fernet keys reloaded"),
+                    Err(e) => tracing::error!(error = %e, "fernet keys could not be reloaded"),
+                }
+            }
+        }
+    });
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let dir = data_dir(args.data_dir)?;
+    let (password, generated) = admin_password(&dir, args.admin_password)?;
+    let identity_port = IDENTITY_PORT
+        .checked_add(args.port_offset)
+        .context("--port-offset too large")?;
+    let public_host = if args.bind == "0.0.0.0" || args.bind == "::" {
+        "127.0.0.1".to_owned()
+    } else {
+        args.bind.clone()
+    };
+    let identity_url = format!("http://{public_host}:{identity_port}");
+
+    let db = store::Db::connect(&database_url(&dir, args.database.as_deref(), "identity"))
+        .await
+        .context("opening the identity database")?;
+    let mut config = identity::IdentityConfig::new(identity_url.clone(), dir.join("fernet-keys"));
+    config.password_hash_rounds = args.password_hash_rounds;
+    config.policy_file = args.identity_policy_file;
+    let identity = identity::Identity::start(config, db)
+        .await
+        .context("starting identity")?;
+    identity
+        .bootstrap(&identity::BootstrapSpec::new(password.clone()))
+        .await
+        .context("bootstrapping identity")?;
+    watch_keys(identity.clone(), dir.join("fernet-keys"));
+
+    let listener = TcpListener::bind((args.bind.as_str(), identity_port))
+        .await
+        .with_context(|| format!("binding identity to {}:{identity_port}", args.bind))?;
+    let (clouds, openrc) = write_client_config(&dir, &format!("{identity_url}/v3"), &password)?;
+    tracing::info!(url = %identity_url, "identity listening");
+    if generated {
+        println!(
+            "admin password (also stored in {}): {password}",
+            dir.join("admin-password").display()
+        );
+    }
+    println!(
+        "oxistack is up. To use the openstack CLI (or `source {}`):",
+        openrc.display()
+    );
+    println!("export OS_CLIENT_CONFIG_FILE={}", clouds.display());
+    println!("export OS_CLOUD=oxistack");
+
+    api::serve(listener, identity.router(), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
