@@ -1,1 +1,294 @@
-//! test-cloud
+//! A cloud for tests: the services in process, on port 0, with a fresh
+//! database, as omicron's `#[nexus_test]` does.
+//!
+//! [`TestCloud::start`] uses SQLite in a temporary directory;
+//! [`TestCloud::start_on`] a fresh database on the PostgreSQL or MariaDB
+//! server named by `OXISTACK_TEST_POSTGRES` / `OXISTACK_TEST_MYSQL` (see
+//! [`Backend::from_env`]). Passwords are hashed at bcrypt cost 4 so that
+//! tests log in quickly. Logs go to [`log_path`]; when a test fails (the thread panics) the directory and the database are
+//! kept, and their location printed, for the post-mortem.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// The database products a test can run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    /// SQLite always; PostgreSQL and MySQL when their server URL is set.
+    pub fn from_env() -> Vec<Backend> {
+        let mut v = vec![Backend::Sqlite];
+        if std::env::var_os("OXISTACK_TEST_POSTGRES").is_some() {
+            v.push(Backend::Postgres);
+        }
+        if std::env::var_os("OXISTACK_TEST_MYSQL").is_some() {
+            v.push(Backend::MySql);
+        }
+        v
+    }
+}
+
+pub struct TestCloud {
+    pub identity: identity::Identity,
+    /// e.g. `http://127.0.0.1:43210`
+    pub identity_url: String,
+    pub http: reqwest::Client,
+    dir: Option<tempfile::TempDir>,
+    server: JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    database: Option<(Backend, String)>,
+}
+
+fn fresh_name() -> String {
+    format!("oxi_t_{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", n, std::process::id())
+}
+
+/// Creates a database on the server behind `server_url` and returns its URL.
+async fn create_database(backend: Backend, server_url: &str) -> (String, String) {
+    let name = fresh_name();
+    let db = store::Db::connect(server_url)
+        .await
+        .expect("connect to the test database server");
+    let sql = format!("CREATE DATABASE {name}");
+    store::sqlx::query(store::AssertSqlSafe(sql))
+        .execute(db.writer())
+        .await
+        .expect("create test database");
+    db.writer().close().await;
+    let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(server_url);
+    let _ = backend;
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_database(backend: Backend, name: &str) {
+    let var = match backend {
+        Backend::Postgres => "OXISTACK_TEST_POSTGRES",
+        Backend::MySql => "OXISTACK_TEST_MYSQL",
+        Backend::Sqlite => return,
+    };
+    let Ok(url) = std::env::var(var) else { return };
+    if let Ok(db) = store::Db::connect(&url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name}");
+        let _ = store::sqlx::query(store::AssertSqlSafe(sql)).execute(db.writer()).await;
+        db.writer().close().await;
+    }
+}
+
+impl TestCloud {
+    pub async fn start() -> TestCloud {
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    pub async fn start_on(backend: Backend) -> TestCloud {
+        let dir = tempfile::Builder::new()
+            .prefix("oxistack-test-")
+            .tempdir()
+            .expect("tempdir");
+        init_logging();
+        let (url, database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("identity.db").display()), None),
+            Backend::Postgres | Backend::MySql => {
+                let var = if backend == Backend::Postgres {
+                    "OXISTACK_TEST_POSTGRES"
+                } else {
+                    "OXISTACK_TEST_MYSQL"
+                };
+                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+                let (url, name) = create_database(backend, &server).await;
+                (url, Some((backend, name)))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let identity_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let db = store::Db::connect(&url).await.expect("open database");
+        let mut config = identity::IdentityConfig::new(identity_url.clone(), dir.path().join("fernet-keys"));
+        config.password_hash_rounds = 4;
+        let identity = identity::Identity::start(config, db).await.expect("start identity");
+        identity
+            .bootstrap(&identity::BootstrapSpec::new(ADMIN_PASSWORD))
+            .await
+            .expect("bootstrap");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = identity.router();
+        let server = tokio::spawn(async move {
+            let _ = api::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestCloud {
+            identity,
+            identity_url,
+            http: reqwest::Client::new(),
+            dir: Some(dir),
+            server,
+            stop: Some(stop),
+            database,
+        }
+    }
+
+    /// `http://…/v3/<path>`
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v3/{}", self.identity_url, path.trim_start_matches('/'))
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default()
+    }
+
+    /// Issues a token; `scope` is the `auth.scope` object (or `Value::Null`).
+    /// Returns the token and the response body.
+    pub async fn token_for(&self, user_id: &str, password: &str, scope: Value) -> (String, Value) {
+        let mut auth =
+            json!({"identity": {"methods": ["password"], "password": {"user": {"id": user_id, "password": password}}}});
+        if !scope.is_null() {
+            auth["scope"] = scope;
+        }
+        let resp = self
+            .http
+            .post(self.url("auth/tokens"))
+            .json(&json!({"auth": auth}))
+            .send()
+            .await
+            .expect("POST token");
+        assert_eq!(
+            resp.status(),
+            201,
+            "token for {user_id}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let token = resp.headers()["x-subject-token"]
+            .to_str()
+            .expect("token header")
+            .to_owned();
+        (token, resp.json().await.expect("token body"))
+    }
+
+    /// A project-scoped admin token, as the `openstack` CLI gets from
+    /// clouds.yaml.
+    pub async fn admin_token(&self) -> String {
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }});
+        let resp = self
+            .http
+            .post(self.url("auth/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST token");
+        assert_eq!(resp.status(), 201);
+        resp.headers()["x-subject-token"].to_str().expect("token").to_owned()
+    }
+
+    /// A system-scoped admin token.
+    pub async fn system_admin_token(&self) -> String {
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}}},
+            "scope": {"system": {"all": true}},
+        }});
+        let resp = self
+            .http
+            .post(self.url("auth/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST token");
+        assert_eq!(resp.status(), 201);
+        resp.headers()["x-subject-token"].to_str().expect("token").to_owned()
+    }
+
+    /// Sends a request with a token and a JSON body; returns status and body
+    /// (`Value::Null` when empty).
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).header("x-auth-token", token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Stops the servers and removes the directory and database — unless the
+    /// test is failing, in which case both are kept and their place printed.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.server).await;
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some((backend, name)) = self.database.take() {
+            drop_database(backend, &name).await;
+        }
+    }
+}
+
+impl Drop for TestCloud {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                let kept = dir.keep();
+                eprintln!(
+                    "test cloud kept for inspection: {} (log: {})",
+                    kept.display(),
+                    log_path().display()
+                );
+                if let Some((backend, name)) = &self.database {
+                    eprintln!("test database kept: {name} on {backend:?}");
+                }
+            }
+        }
+        self.server.abort();
+    }
+}
+
+/// One log file per test process (tracing's global subscriber can be set
+/// once per process): `$TMPDIR/oxistack-test-logs/<test binary>-<pid>.log`.
+pub fn log_path() -> PathBuf {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    std::env::temp_dir().join("oxistack-test-logs").join(format!(
+        "{}-{}.log",
+        exe.unwrap_or_default(),
+        std::process::id()
+    ))
+}
+
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let path = log_path();
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(&path));
+        if let Ok(file) = std::fs::File::create(&path) {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .try_init();
+        }
+    });
+}

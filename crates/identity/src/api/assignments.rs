@@ -24,17 +24,17 @@ enum On {
 
 pub(super) fn routes() -> Router<Identity> {
     let mut r = Router::new().route("/v3/role_assignments", get(list_assignments));
-    for (on, tpath) in [(On::Project, "/v3/projects/{tid}"), (On::Domain, "/v3/domains/{tid}")] {
+    for (on, tpath) in [(On::Project, "/projects/{tid}"), (On::Domain, "/domains/{tid}")] {
         for (group, apath) in [(false, "users"), (true, "groups")] {
             r = r
                 .route(
-                    &format!("{tpath}/{apath}/{{aid}}/roles"),
+                    &format!("/v3{tpath}/{apath}/{{aid}}/roles"),
                     get(move |State(id): State<Identity>, Auth(ctx): Auth, Path((tid, aid)): Path<(String, String)>| async move {
                         list_grants(id, ctx, on, Some(tid), group, aid, false).await
                     }),
                 )
                 .route(
-                    &format!("{tpath}/{apath}/{{aid}}/roles/{{rid}}"),
+                    &format!("/v3{tpath}/{apath}/{{aid}}/roles/{{rid}}"),
                     get(move |State(id): State<Identity>, Auth(ctx): Auth, Path((tid, aid, rid)): Path<(String, String, String)>| async move {
                         grant_op(id, ctx, Op::Check, on, Some(tid), group, aid, rid, false).await
                     })
