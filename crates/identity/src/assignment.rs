@@ -150,9 +150,9 @@ impl Identity {
     pub async fn create_implication(&self, prior: &str, implied: &str) -> Result<()> {
         let p = self.get_role(prior).await?;
         let i = self.get_role(implied).await?;
-        if i.domain_id.is_some() && p.domain_id != i.domain_id {
+        if i.domain_id.is_some() && p.domain_id.is_none() {
             return Err(IdentityError::Forbidden(format!(
-                "{implied} is a domain-specific role of another domain and cannot be implied."
+                "{implied} is a domain-specific role and cannot be implied by the global role {prior}."
             )));
         }
         if expand_implied(std::slice::from_ref(&i.id), &self.implications().await?).contains(&p.id) {
@@ -277,10 +277,20 @@ impl Identity {
         } else {
             vec![actor.to_owned()]
         };
+        // Like Keystone's revoke_by_grant: the user's tokens carrying the
+        // role on that target. An inherited project grant reaches projects
+        // below, so it is not narrowed to the project.
+        let (project_id, domain_id) = match target {
+            Target::Project(p) if !inherited => (Some(p.clone()), None),
+            Target::Domain(d) => (None, Some(d.clone())),
+            _ => (None, None),
+        };
         for u in users {
             self.revoke(RevokeEvent {
                 user_id: Some(u),
                 role_id: Some(role_id.to_owned()),
+                project_id: project_id.clone(),
+                domain_id: domain_id.clone(),
                 ..RevokeEvent::new(db::now())
             })
             .await?;
@@ -432,9 +442,20 @@ impl Identity {
             }
         }
         let implications = self.implications().await?;
+        let domain_specific: Vec<String> = self
+            .list_roles()
+            .await?
+            .into_iter()
+            .filter(|r| r.domain_id.is_some())
+            .map(|r| r.id)
+            .collect();
         let mut out = Vec::new();
         for r in targets_expanded {
             for implied in expand_implied(std::slice::from_ref(&r.role_id), &implications) {
+                // Domain-specific roles never take effect themselves.
+                if domain_specific.contains(&implied) {
+                    continue;
+                }
                 if implied == r.role_id {
                     out.push(r.clone());
                 } else {

@@ -117,10 +117,20 @@ impl Identity {
         if let Err(IdentityError::NotFound { .. }) = self.get_service(&e.service_id).await {
             return Err(IdentityError::bad(format!("Could not find service: {}.", e.service_id)));
         }
+        // Keystone creates a region an endpoint names but that does not exist.
         if let Some(r) = &e.region_id
             && catalog::get_region(&self.db, r).await?.is_none()
         {
-            return Err(IdentityError::bad(format!("Could not find region: {r}.")));
+            let region = RegionRow {
+                id: r.clone(),
+                description: None,
+                parent_region_id: None,
+                extra: serde_json::Map::new(),
+            };
+            match catalog::insert_region(&self.db, &region).await {
+                Ok(()) | Err(store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }

@@ -154,7 +154,7 @@ impl Identity {
         if let Some(parent_id) = &p.parent_id {
             let parent = projects::get(&self.db, parent_id)
                 .await?
-                .ok_or_else(|| IdentityError::bad(format!("Could not find parent project: {parent_id}.")))?;
+                .ok_or_else(|| IdentityError::not_found("project", parent_id.as_str()))?;
             let parent_domain = if parent.is_domain {
                 parent.id.clone()
             } else {
@@ -174,13 +174,7 @@ impl Identity {
         if p.domain_id.is_empty() {
             p.domain_id = DEFAULT_DOMAIN.to_owned();
         }
-        let domain = match self.get_domain(&p.domain_id).await {
-            Ok(d) => d,
-            Err(IdentityError::NotFound { .. }) => {
-                return Err(IdentityError::bad(format!("Could not find domain: {}.", p.domain_id)));
-            }
-            Err(e) => return Err(e),
-        };
+        let domain = self.get_domain(&p.domain_id).await?;
         if p.parent_id.is_none() {
             p.parent_id = Some(domain.id.clone());
         }

@@ -51,13 +51,7 @@ impl Identity {
     /// Creates a user; `password` in clear, hashed here.
     pub async fn create_user(&self, mut u: UserRow, password: Option<String>) -> Result<UserRow> {
         check_user_name(&u.name)?;
-        match self.get_domain(&u.domain_id).await {
-            Ok(_) => {}
-            Err(IdentityError::NotFound { .. }) => {
-                return Err(IdentityError::bad(format!("Could not find domain: {}.", u.domain_id)));
-            }
-            Err(e) => return Err(e),
-        }
+        self.get_domain(&u.domain_id).await?;
         if let Some(pw) = password {
             u.password_hash = Some(hash_password(pw, self.config.password_hash_rounds).await?);
             u.password_created_at = Some(db::now());
@@ -135,13 +129,7 @@ impl Identity {
 
     pub async fn create_group(&self, g: GroupRow) -> Result<GroupRow> {
         check_user_name(&g.name)?;
-        match self.get_domain(&g.domain_id).await {
-            Ok(_) => {}
-            Err(IdentityError::NotFound { .. }) => {
-                return Err(IdentityError::bad(format!("Could not find domain: {}.", g.domain_id)));
-            }
-            Err(e) => return Err(e),
-        }
+        self.get_domain(&g.domain_id).await?;
         users::insert_group(&self.db, &g)
             .await
             .map_err(on_conflict("group", format_args!("name {}", g.name)))?;

@@ -128,12 +128,11 @@ async fn grant_target(id: &Identity, target: &Target, group: bool, aid: &str, ri
 }
 
 fn action(op: &str, on: On, group: bool) -> String {
+    let plural = if op == "list" { "s" } else { "" };
+    let actor = if group { "group" } else { "user" };
     match on {
-        On::System => format!(
-            "identity:{op}_system_grant_for_{}",
-            if group { "group" } else { "user" }
-        ),
-        _ => format!("identity:{op}_grant"),
+        On::System => format!("identity:{op}_system_grant{plural}_for_{actor}"),
+        _ => format!("identity:{op}_grant{plural}"),
     }
 }
 
@@ -190,12 +189,7 @@ async fn list_grants(
 ) -> Result<Response, ApiError> {
     let target = target_of(on, tid);
     let policy_target = grant_target(&id, &target, group, &aid, None).await;
-    authorize(
-        &id,
-        &ctx,
-        &action("list", on, group).replace("list_system_grant", "list_system_grants"),
-        policy_target,
-    )?;
+    authorize(&id, &ctx, &action("list", on, group), policy_target)?;
     if group {
         id.get_group(&aid).await?;
     } else {

@@ -65,16 +65,23 @@ pub(crate) fn render_domain(id: &Identity, d: &ProjectRow) -> Value {
     )
 }
 
+/// A project; a domain rendered as a project (`is_domain`) has no domain
+/// and no parent.
 pub(crate) fn render_project(id: &Identity, p: &ProjectRow) -> Value {
+    let (domain_id, parent_id) = if p.is_domain {
+        (None, None)
+    } else {
+        (Some(&p.domain_id), p.parent_id.as_ref())
+    };
     with_extra(
         json!({
             "id": p.id,
             "name": p.name,
-            "domain_id": p.domain_id,
+            "domain_id": domain_id,
             "description": p.description.clone().unwrap_or_default(),
             "enabled": p.enabled,
-            "parent_id": p.parent_id,
-            "is_domain": false,
+            "parent_id": parent_id,
+            "is_domain": p.is_domain,
             "tags": p.tags,
             "options": {},
             "links": self_link(id, &format!("projects/{}", p.id)),
@@ -336,7 +343,7 @@ async fn create_project(
 }
 
 async fn load_project(id: &Identity, ctx: &AuthContext, pid: &str, action: &str) -> Result<ProjectRow, ApiError> {
-    match id.get_project(pid).await {
+    match id.get_project_or_domain(pid).await {
         Ok(p) => {
             authorize(id, ctx, action, project_target(&p))?;
             Ok(p)
@@ -393,11 +400,15 @@ async fn update_project(
     {
         return Err(ApiError::forbidden("Update of `parent_id` is not allowed."));
     }
-    if obj.get("is_domain").is_some_and(|x| x.as_bool() != Some(false)) {
+    if obj.get("is_domain").is_some_and(|x| x.as_bool() != Some(p.is_domain)) {
         return Err(ApiError::bad_request("Update of `is_domain` is not allowed."));
     }
     apply(&mut p, &obj, "project")?;
-    let p = id.update_project(p).await?;
+    let p = if p.is_domain {
+        id.update_domain(p).await?
+    } else {
+        id.update_project(p).await?
+    };
     Ok(axum::Json(json!({"project": render_project(&id, &p)})).into_response())
 }
 
@@ -406,8 +417,14 @@ async fn delete_project(
     Auth(ctx): Auth,
     Path(pid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    load_project(&id, &ctx, &pid, "identity:delete_project").await?;
-    id.delete_project(&pid).await?;
+    if load_project(&id, &ctx, &pid, "identity:delete_project")
+        .await?
+        .is_domain
+    {
+        id.delete_domain(&pid).await?;
+    } else {
+        id.delete_project(&pid).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -465,15 +482,13 @@ async fn add_tag(
     Path((pid, tag)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let mut p = load_project(&id, &ctx, &pid, "identity:create_project_tag").await?;
+    let tag_name = tag.clone();
     if !p.tags.contains(&tag) {
         p.tags.push(tag);
     }
-    let p = id.update_project(p).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"tags": p.tags, "links": self_link(&id, &format!("projects/{pid}/tags"))})),
-    )
-        .into_response())
+    id.update_project(p).await?;
+    let location = format!("{}/v3/projects/{pid}/tags/{}", id.base_url(), urlencode(&tag_name));
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)]).into_response())
 }
 
 async fn remove_tag(
@@ -489,4 +504,16 @@ async fn remove_tag(
     }
     id.update_project(p).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -204,7 +204,8 @@ async fn users_groups_and_membership() {
             )
             .await
             .0,
-        400
+        404,
+        "Keystone: DomainNotFound"
     );
     assert_eq!(
         cloud
