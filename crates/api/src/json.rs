@@ -79,7 +79,7 @@ mod tests {
         let e = parse::<Body>(br#"{"user": {"name": "a", "enabled": "yes"}}"#).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.message.contains("'user.enabled'"), "{}", e.message);
-        let e = parse::<Body>(br#"{"user": {"name": 1"#).unwrap_err();
+        let e = parse::<Body>(br#"{"user": {"name": "a""#).unwrap_err();
         assert!(e.message.starts_with("Malformed"), "{}", e.message);
         let e = parse::<Body>(b"").unwrap_err();
         assert_eq!(e.status, 400);

@@ -1,7 +1,8 @@
 //! What `keystone-manage bootstrap` creates, made idempotent so that every
 //! start of `oxistack up` may run it: the `Default` domain, the `admin`
-//! project and user, the roles `admin` ⇒ `member` ⇒ `reader` (and `service`
-//! for service users), the admin's grants on its project and on the system,
+//! project and user, the roles `admin` ⇒ `member` ⇒ `reader`, `manager`
+//! (admin ⇒ manager ⇒ member, Keystone's domain-manager persona) and
+//! `service` for service users, the admin's grants on its project and on the system,
 //! the region, and the identity service's own catalog entry. Later services
 //! register themselves through [`Identity::register_service`].
 
@@ -106,7 +107,7 @@ impl Identity {
             Err(e) => return Err(e),
         };
         let mut role_ids = Vec::new();
-        for name in ["admin", "member", "reader", "service"] {
+        for name in ["admin", "member", "reader", "service", "manager"] {
             let role = match self.find_role_by_name(name).await {
                 Ok(r) => r,
                 Err(IdentityError::NotFound { .. }) => {
@@ -125,6 +126,8 @@ impl Identity {
         }
         self.create_implication(&role_ids[0], &role_ids[1]).await?;
         self.create_implication(&role_ids[1], &role_ids[2]).await?;
+        self.create_implication(&role_ids[0], &role_ids[4]).await?;
+        self.create_implication(&role_ids[4], &role_ids[1]).await?;
         self.grant(
             &user.id,
             false,

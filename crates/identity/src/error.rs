@@ -64,6 +64,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::BadRequest(m) => ApiError::bad_request(m),
             IdentityError::Unauthorized(m) => ApiError::unauthorized(m),
             IdentityError::Forbidden(m) => ApiError::forbidden(m),
+            IdentityError::Store(StoreError::InvalidValue(_)) => {
+                ApiError::bad_request("Invalid input: a value is too long or holds characters that cannot be stored.")
+            }
             IdentityError::Store(StoreError::Conflict(_)) => {
                 ApiError::conflict("Conflict occurred attempting to store the resource.")
             }

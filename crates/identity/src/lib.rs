@@ -1,7 +1,7 @@
 //! Identity: a Keystone v3 service.
 //!
 //! Where it sits: port 5000, controller role. Every other service validates
-//! its callers' tokens here (in process through [`api::TokenValidator`], or
+//! its callers' tokens here (in process through [`::api::TokenValidator`], or
 //! over HTTP) and finds its peers in the catalog kept here. It calls no other
 //! service.
 //!
@@ -10,10 +10,17 @@
 //!   group: request/response JSON and thin handlers (authorize, convert, call
 //!   the domain, render);
 //! - [`policy`] — Keystone's default rules, fed to the `policy` crate;
+//!   [`scope_types`] — their oslo.policy scope types, enforced too;
 //! - domain logic: [`resource`] (domains, projects), [`users`] (users, groups,
 //!   passwords), [`assignment`] (roles, implications, grants, effective
 //!   roles), [`catalog`], [`token`] (issue, validate, revoke, cache),
 //!   [`revoke`] (revocation events), [`bootstrap`];
+//! - delegation: [`app_creds`] (application credentials, access rules),
+//!   [`trusts`] (OS-TRUST), [`credentials`] (credentials, OS-EC2);
+//! - the smaller APIs' domain logic: [`limits`] (unified limits, which the
+//!   other services read for quotas), [`policies`] (legacy policy blobs),
+//!   [`domain_config`], [`endpoint_filter`] (OS-EP-FILTER), [`oauth`]
+//!   (OS-OAUTH1 consumers);
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
 //!
@@ -23,16 +30,25 @@
 //! revocation events are checked on every validation, cached or not.
 
 pub mod api;
+pub mod app_creds;
 pub mod assignment;
 pub mod bootstrap;
 pub mod catalog;
 pub mod config;
+pub mod credentials;
 pub mod db;
+pub mod domain_config;
+pub mod endpoint_filter;
 pub mod error;
+pub mod limits;
+pub mod oauth;
+pub mod policies;
 pub mod policy;
 pub mod resource;
 pub mod revoke;
+pub mod scope_types;
 pub mod token;
+pub mod trusts;
 pub mod users;
 
 use std::sync::Arc;
@@ -86,6 +102,7 @@ impl Identity {
         repo.setup()?;
         let keys = repo.load()?;
         let mut policy = ::policy::Policy::new(policy::DEFAULT_RULES)?;
+        policy.set_scope_types(scope_types::DEFAULT_SCOPE_TYPES)?;
         if let Some(path) = &config.policy_file {
             policy.load_overrides_file(path)?;
         }

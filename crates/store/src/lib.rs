@@ -53,6 +53,11 @@ pub enum StoreError {
     /// A foreign-key constraint rejected the write.
     #[error("referenced row missing or still referenced")]
     ForeignKey(#[source] sqlx::Error),
+    /// The database refused a value: too long for its column (MySQL), or a
+    /// character it cannot store such as NUL (PostgreSQL). Bad input, not a
+    /// failure of the service.
+    #[error("value refused by the database")]
+    InvalidValue(#[source] sqlx::Error),
     /// The database URL could not be used.
     #[error("invalid database URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
@@ -81,9 +86,18 @@ pub fn classify(e: sqlx::Error) -> StoreError {
             sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::ForeignKey(e),
             _ => {}
         }
+        if db.code().is_some_and(|c| INVALID_VALUE_CODES.contains(&c.as_ref())) {
+            return StoreError::InvalidValue(e);
+        }
     }
     StoreError::Other(e)
 }
+
+/// SQLSTATEs (PostgreSQL) and error numbers (MySQL) of values a database
+/// will not store: string too long (22001, 1406), character not in the
+/// repertoire — NUL on PostgreSQL (22021), invalid text (22P05, 1366),
+/// numeric out of range (22003, 1264).
+const INVALID_VALUE_CODES: &[&str] = &["22001", "22021", "22P05", "22003", "1406", "1366", "1264"];
 
 /// Booleans are stored as 0/1 (see the crate doc).
 pub fn flag(b: bool) -> i64 {

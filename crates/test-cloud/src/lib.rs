@@ -248,17 +248,17 @@ impl TestCloud {
 
 impl Drop for TestCloud {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some(dir) = self.dir.take() {
-                let kept = dir.keep();
-                eprintln!(
-                    "test cloud kept for inspection: {} (log: {})",
-                    kept.display(),
-                    log_path().display()
-                );
-                if let Some((backend, name)) = &self.database {
-                    eprintln!("test database kept: {name} on {backend:?}");
-                }
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!(
+                "test cloud kept for inspection: {} (log: {})",
+                kept.display(),
+                log_path().display()
+            );
+            if let Some((backend, name)) = &self.database {
+                eprintln!("test database kept: {name} on {backend:?}");
             }
         }
         self.server.abort();

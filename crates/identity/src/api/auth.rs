@@ -116,8 +116,9 @@ async fn validate(
     let allow_expired = query_flag(&q, "allow_expired").unwrap_or(false);
     let (token, v) = subject_token(&id, &ctx, &headers, "identity:validate_token", allow_expired).await?;
     let nocatalog = query_flag(&q, "nocatalog").unwrap_or(false);
-    let body = id.token_response(&v, !nocatalog).await?;
-    Ok(with_subject(axum::Json(body).into_response(), &token))
+    let body = id.token_response_bytes(&v, !nocatalog).await?;
+    let resp = ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+    Ok(with_subject(resp, &token))
 }
 
 async fn check(

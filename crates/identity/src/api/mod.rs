@@ -1,11 +1,20 @@
 //! Keystone v3's HTTP surface: the route table and the helpers every
 //! resource file shares (policy targets, links, list envelopes, filters).
 
+mod app_creds;
 mod assignments;
 mod auth;
 mod catalog;
+mod credentials;
+mod domain_config;
+mod endpoint_filter;
+mod limits;
+mod oauth;
+mod policies;
 mod projects;
+mod revoke_events;
 mod roles;
+mod trusts;
 mod users;
 mod versions;
 
@@ -25,9 +34,18 @@ impl Identity {
             .merge(auth::routes())
             .merge(projects::routes())
             .merge(users::routes())
+            .merge(app_creds::routes())
+            .merge(trusts::routes())
+            .merge(credentials::routes())
+            .merge(revoke_events::routes())
             .merge(roles::routes())
             .merge(assignments::routes())
             .merge(catalog::routes())
+            .merge(limits::routes())
+            .merge(policies::routes())
+            .merge(domain_config::routes())
+            .merge(oauth::routes())
+            .merge(endpoint_filter::routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), bump_generation))
             .with_state(self.clone());
         let validator: std::sync::Arc<dyn ::api::TokenValidator> = std::sync::Arc::new(self.clone());

@@ -4,20 +4,34 @@
 
 pub mod assignments;
 pub mod catalog;
+pub mod credentials;
+pub mod domain_config;
+pub mod endpoint_filter;
 pub mod grants;
+pub mod limits;
+pub mod oauth;
+pub mod policies;
 pub mod projects;
 pub mod revocations;
 pub mod roles;
+pub mod trusts;
 pub mod users;
 
 use serde_json::{Map, Value};
 use store::{Db, Migration};
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "keystone v3 schema",
-    sql: include_str!("schema_v1.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "keystone v3 schema",
+        sql: include_str!("schema_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "application credential expiry to the microsecond",
+        sql: include_str!("schema_v2.sql"),
+    },
+];
 
 pub async fn migrate(db: &Db) -> Result<(), store::StoreError> {
     db.migrate("identity", MIGRATIONS).await

@@ -12,7 +12,9 @@ pub mod fernet_keys;
 pub mod token_payload;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use bytes::Bytes;
 
 use api::AuthContext;
 use chrono::{DateTime, TimeZone, Utc};
@@ -37,6 +39,10 @@ pub struct ValidatedToken {
     pub role_ids: Vec<String>,
     /// `{"token": {...}}` without `catalog`.
     pub body: Value,
+    /// The serialized response, with and without catalog, made on first
+    /// use: a validated token lives for one generation of identity data, so
+    /// its rendering does too, and a cached validation serializes nothing.
+    rendered: [OnceLock<Bytes>; 2],
 }
 
 impl ValidatedToken {
@@ -316,6 +322,7 @@ impl Identity {
             issued_at,
             payload,
             body: json!({"token": body}),
+            rendered: Default::default(),
         })
     }
 
@@ -336,6 +343,18 @@ impl Identity {
         ctx.project_name = Some(p.name.clone());
         ctx.project_domain_id = Some(d.id.clone());
         ctx.project_domain_name = Some(d.name.clone());
+    }
+
+    /// The serialized body of a token response (see [`Self::token_response`]),
+    /// made once per validated token.
+    pub async fn token_response_bytes(&self, v: &ValidatedToken, with_catalog: bool) -> Result<Bytes> {
+        let slot = &v.rendered[usize::from(with_catalog)];
+        if let Some(b) = slot.get() {
+            return Ok(b.clone());
+        }
+        let body = self.token_response(v, with_catalog).await?;
+        let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| IdentityError::Internal(e.to_string()))?);
+        Ok(slot.get_or_init(|| bytes).clone())
     }
 
     /// The body of a token response, with the catalog unless `nocatalog`.
@@ -415,6 +434,8 @@ impl Identity {
         if let Some(e) = who.expires_at {
             expires_at = expires_at.min(e);
         }
+        // A trust with impersonation makes the trustee act as the trustor.
+        let mut token_user = user.id.clone();
         if let TokenScope::Trust { trust_id, .. } = &scope {
             let t = db::grants::get_trust(&self.db, trust_id)
                 .await?
@@ -422,13 +443,16 @@ impl Identity {
             if let Some(e) = t.expires_at {
                 expires_at = expires_at.min(from_epoch(e));
             }
+            if t.impersonation {
+                token_user = t.trustor_user_id;
+            }
         }
         let mut audit_ids = vec![token_payload::new_audit_id()];
         audit_ids.extend(who.audit_chain);
         let mut methods = who.methods;
         methods.dedup();
         let payload = TokenPayload {
-            user_id: user.id.clone(),
+            user_id: token_user,
             methods,
             scope,
             expires_at,

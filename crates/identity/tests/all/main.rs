@@ -1,12 +1,19 @@
 //! Identity's service tests: the HTTP API in process over real HTTP,
 //! through `test-cloud`, one module per resource group.
 
+mod admin_extras;
+mod app_creds;
 mod backends;
+mod credentials;
+mod delegation_fuzz;
+mod endpoint_filter;
 mod fuzz;
+mod limits;
 mod rbac;
 mod resources;
 mod roles;
 mod tokens;
+mod trusts;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -37,7 +37,7 @@ async fn scoped_tokens_carry_roles_and_catalog() {
         .collect();
     assert_eq!(
         roles,
-        ["admin", "member", "reader"],
+        ["admin", "manager", "member", "reader"],
         "admin implies member implies reader"
     );
     assert_eq!(t["catalog"][0]["type"], "identity");
@@ -61,7 +61,7 @@ async fn scoped_tokens_carry_roles_and_catalog() {
 
     let (_, unscoped) = cloud
         .token_for(
-            &body["token"]["user"]["id"].as_str().unwrap().to_owned(),
+            body["token"]["user"]["id"].as_str().unwrap(),
             test_cloud::ADMIN_PASSWORD,
             Value::Null,
         )
