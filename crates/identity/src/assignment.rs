@@ -379,6 +379,11 @@ impl Identity {
             })
             .collect();
         if f.effective {
+            // Keystone's effective listing covers projects and domains; system
+            // grants appear only when asked for.
+            if !f.system {
+                rows.retain(|r| r.target != Target::System);
+            }
             rows = self.expand_effective(rows).await?;
         }
         let subtree = match (&f.project_id, f.include_subtree) {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tests/e2e/tempest.sh - OpenStack's own integration suite, tempest, against
+# a fresh `oxistack up`: the identity API tests and the interop (refstack)
+# identity list, each one step, with the exclusions of tempest-identity-skip.txt.
+#
+# Usage: tests/e2e/tempest.sh
+# Environment: see lib.sh (OXI_E2E_EXTERNAL=1 runs against the cloud in OS_*);
+#   OXI_DATA_DIR (default target/e2e/tempest), OXI_PORT_OFFSET (default 20100),
+#   OXI_INTEROP (default <conformance>/../interop), CONCURRENCY (default 2).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SKIP_FILE="$E2E_DIR/tempest-identity-skip.txt"
+INTEROP="${OXI_INTEROP:-$(dirname "$CONF")/interop}"
+LOGDIR="${OXI_E2E_LOGDIR:-$REPO_ROOT/target/e2e}/tempest"
+[ -x "$CONF/run-tempest.sh" ] || die "no conformance harness at $CONF (set OXI_CONFORMANCE)"
+[ -f "$INTEROP/identity.txt" ] || die "no interop list $INTEROP/identity.txt (set OXI_INTEROP)"
+
+if [ -z "${OXI_DATA_DIR:-}" ] && [ "${OXI_E2E_EXTERNAL:-0}" != 1 ]; then
+    rm -rf "$REPO_ROOT/target/e2e/tempest-cloud"
+fi
+oxi_up "${OXI_DATA_DIR:-$REPO_ROOT/target/e2e/tempest-cloud}" "${OXI_PORT_OFFSET:-20100}"
+mkdir -p "$LOGDIR"
+
+tempest() {  # NAME ARGS... - one run-tempest.sh selection, recorded as a step
+    local name="$1" t0=$SECONDS rc=0
+    shift
+    say "== tempest: $name (results in $LOGDIR/$name)"
+    rm -rf "${LOGDIR:?}/$name"
+    FAIL_ON_FAILURES=1 QUIET=1 RESULTS_DIR="$LOGDIR/$name" CONF_WORK_DIR="$LOGDIR/work" \
+        "$CONF/run-tempest.sh" -X "$SKIP_FILE" "$@" || rc=$?
+    record "tempest $name" "$rc" "$t0"
+}
+
+tempest identity '^tempest\.api\.identity'
+tempest interop-identity -f "$INTEROP/identity.txt"
+
+e2e_finish
