@@ -11,6 +11,7 @@ mod fuzz;
 mod limits;
 mod rbac;
 mod resources;
+mod restart;
 mod roles;
 mod tokens;
 mod trusts;
