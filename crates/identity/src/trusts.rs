@@ -138,7 +138,7 @@ impl Identity {
             .await?
             .filter(|t| live(t, db::now()))
             .ok_or_else(|| IdentityError::not_found("trust", id))?;
-        let role_ids = db::grants::trust_role_ids(&self.db, id).await?;
+        let role_ids = db::trusts::role_ids(&self.db, id).await?;
         let roles = self
             .list_roles()
             .await?

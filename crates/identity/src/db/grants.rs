@@ -1,6 +1,6 @@
-//! The rows behind delegated tokens: application credentials and trusts,
-//! as the token engine reads them. (Their CRUD lives beside them in
-//! `app_creds.rs` and `trusts.rs` of this folder.)
+//! Application credentials, their roles and access rules: what the token
+//! engine reads to authenticate one, and their CRUD. (Trusts, the other
+//! delegation, are in `trusts.rs`.)
 
 use store::{Db, Row};
 
@@ -126,67 +126,6 @@ pub async fn delete_app_cred(db: &Db, id: &str) -> Result<bool, store::StoreErro
         .await?;
     tx.commit().await?;
     Ok(r.rows_affected() > 0)
-}
-
-#[derive(Clone, Debug)]
-pub struct TrustRow {
-    pub id: String,
-    pub trustor_user_id: String,
-    pub trustee_user_id: String,
-    pub project_id: Option<String>,
-    pub impersonation: bool,
-    pub expires_at: Option<i64>,
-    pub remaining_uses: Option<i64>,
-    pub deleted_at: Option<i64>,
-}
-
-pub async fn get_trust(db: &Db, id: &str) -> Result<Option<TrustRow>, store::sqlx::Error> {
-    store::sqlx::query(db.sql(
-        "SELECT id, trustor_user_id, trustee_user_id, project_id, impersonation, expires_at, remaining_uses, deleted_at \
-         FROM trusts WHERE id = ?",
-    ))
-    .bind(id)
-    .fetch_optional(db.reader())
-    .await?
-    .map(|r| {
-        Ok(TrustRow {
-            id: r.try_get("id")?,
-            trustor_user_id: r.try_get("trustor_user_id")?,
-            trustee_user_id: r.try_get("trustee_user_id")?,
-            project_id: r.try_get("project_id")?,
-            impersonation: r.try_get::<i64, _>("impersonation")? != 0,
-            expires_at: r.try_get("expires_at")?,
-            remaining_uses: r.try_get("remaining_uses")?,
-            deleted_at: r.try_get("deleted_at")?,
-        })
-    })
-    .transpose()
-}
-
-pub async fn trust_role_ids(db: &Db, id: &str) -> Result<Vec<String>, store::sqlx::Error> {
-    store::sqlx::query_scalar(db.sql("SELECT role_id FROM trust_roles WHERE trust_id = ?"))
-        .bind(id)
-        .fetch_all(db.reader())
-        .await
-}
-
-/// Takes one use of a trust with limited uses; false when none is left.
-pub async fn consume_trust_use(db: &Db, id: &str) -> Result<bool, store::StoreError> {
-    let r = store::sqlx::query(db.sql(
-        "UPDATE trusts SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses IS NOT NULL AND remaining_uses > 0",
-    ))
-    .bind(id)
-    .execute(db.writer())
-    .await?;
-    if r.rows_affected() > 0 {
-        return Ok(true);
-    }
-    let unlimited: Option<i64> =
-        store::sqlx::query_scalar(db.sql("SELECT COUNT(*) FROM trusts WHERE id = ? AND remaining_uses IS NULL"))
-            .bind(id)
-            .fetch_optional(db.reader())
-            .await?;
-    Ok(unlimited.unwrap_or(0) > 0)
 }
 
 /// The microseconds past the second `expires_at` names: Keystone keeps an

@@ -1,6 +1,6 @@
-//! Trusts as their API shows them (the token engine reads the narrower
-//! [`super::grants::TrustRow`]). A deleted trust keeps its row with
-//! `deleted_at` set, which is what token validation checks.
+//! Trusts: their rows, roles and uses, for their API and for the token
+//! engine alike. A deleted trust keeps its row with `deleted_at` set, which
+//! is what token validation checks.
 
 use serde_json::{Map, Value};
 use store::{Db, Row};
@@ -99,4 +99,30 @@ pub async fn soft_delete(db: &Db, id: &str, at: i64) -> Result<bool, store::Stor
         .execute(db.writer())
         .await?;
     Ok(r.rows_affected() > 0)
+}
+
+pub async fn role_ids(db: &Db, id: &str) -> Result<Vec<String>, store::sqlx::Error> {
+    store::sqlx::query_scalar(db.sql("SELECT role_id FROM trust_roles WHERE trust_id = ?"))
+        .bind(id)
+        .fetch_all(db.reader())
+        .await
+}
+
+/// Takes one use of a trust with limited uses; false when none is left.
+pub async fn consume_use(db: &Db, id: &str) -> Result<bool, store::StoreError> {
+    let r = store::sqlx::query(db.sql(
+        "UPDATE trusts SET remaining_uses = remaining_uses - 1 WHERE id = ? AND remaining_uses IS NOT NULL AND remaining_uses > 0",
+    ))
+    .bind(id)
+    .execute(db.writer())
+    .await?;
+    if r.rows_affected() > 0 {
+        return Ok(true);
+    }
+    let unlimited: Option<i64> =
+        store::sqlx::query_scalar(db.sql("SELECT COUNT(*) FROM trusts WHERE id = ? AND remaining_uses IS NULL"))
+            .bind(id)
+            .fetch_optional(db.reader())
+            .await?;
+    Ok(unlimited.unwrap_or(0) > 0)
 }

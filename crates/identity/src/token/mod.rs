@@ -276,14 +276,14 @@ impl Identity {
                 roles
             }
             TokenScope::Trust { project_id, trust_id } => {
-                let t = db::grants::get_trust(&self.db, trust_id)
+                let t = db::trusts::get(&self.db, trust_id)
                     .await?
                     .ok_or_else(|| IdentityError::not_found("trust", trust_id))?;
                 if t.deleted_at.is_some() || t.expires_at.is_some_and(|e| e <= db::now()) {
                     return Err(unauthorized());
                 }
                 let (p, d) = self.scoped_project(project_id).await?;
-                let granted = db::grants::trust_role_ids(&self.db, &t.id).await?;
+                let granted = db::trusts::role_ids(&self.db, &t.id).await?;
                 let trustor_roles = self
                     .effective_roles(&t.trustor_user_id, &Target::Project(p.id.clone()))
                     .await?;
@@ -437,9 +437,7 @@ impl Identity {
         // A trust with impersonation makes the trustee act as the trustor.
         let mut token_user = user.id.clone();
         if let TokenScope::Trust { trust_id, .. } = &scope {
-            let t = db::grants::get_trust(&self.db, trust_id)
-                .await?
-                .ok_or_else(unauthorized)?;
+            let t = db::trusts::get(&self.db, trust_id).await?.ok_or_else(unauthorized)?;
             if let Some(e) = t.expires_at {
                 expires_at = expires_at.min(from_epoch(e));
             }
@@ -650,7 +648,7 @@ impl Identity {
         }
         if let Some(t) = scope.get("OS-TRUST:trust") {
             let id = str_at(t, &["id"]).ok_or_else(|| IdentityError::bad("A trust id is required."))?;
-            let trust = db::grants::get_trust(&self.db, id).await?.ok_or_else(unauthorized)?;
+            let trust = db::trusts::get(&self.db, id).await?.ok_or_else(unauthorized)?;
             if trust.deleted_at.is_some() || trust.expires_at.is_some_and(|e| e <= db::now()) {
                 return Err(unauthorized());
             }
@@ -659,7 +657,7 @@ impl Identity {
                     "The user is not the trustee of this trust.".into(),
                 ));
             }
-            if !db::grants::consume_trust_use(&self.db, id).await? {
+            if !db::trusts::consume_use(&self.db, id).await? {
                 return Err(IdentityError::Forbidden("The trust has no uses left.".into()));
             }
             if trust.remaining_uses.is_some() {
