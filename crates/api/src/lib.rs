@@ -17,7 +17,7 @@ pub mod fault;
 pub mod json;
 pub mod page;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::time::Instant;
 
 use axum::Router;
@@ -79,12 +79,34 @@ pub fn service_layers(router: Router, style: FaultStyle, auth: TokenAuth, body_l
         .layer(middleware::from_fn(request_id))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
+/// How long requests still in flight may finish after shutdown begins.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish — for at most [`SHUTDOWN_GRACE`], so that a
+/// client that stopped reading a download cannot hold the process up.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let (begun, begins) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = begun.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+    let deadline = async move {
+        match begins.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = server => done,
+        () = deadline => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "requests still open at the end of the grace period; closing them");
+            Ok(())
+        }
+    }
 }
