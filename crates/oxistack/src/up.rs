@@ -8,6 +8,8 @@ use clap::Args;
 use rand::Rng;
 use tokio::net::TcpListener;
 
+mod image_service;
+
 #[derive(Args)]
 pub struct UpArgs {
     /// Where state lives: databases, keys, stores (default
@@ -35,6 +37,14 @@ pub struct UpArgs {
     /// An oslo.policy YAML file overriding identity's default rules.
     #[arg(long)]
     identity_policy_file: Option<PathBuf>,
+    /// Where the image service keeps image data (default
+    /// `<data dir>/image/images`).
+    #[arg(long)]
+    image_store_dir: Option<PathBuf>,
+    /// Convert qcow2 images to this format on import (`raw`), as Glance's
+    /// image conversion plugin does; default: no conversion.
+    #[arg(long, value_parser = ["raw"])]
+    image_conversion_format: Option<String>,
 }
 
 pub const IDENTITY_PORT: u16 = 5000;
@@ -156,6 +166,48 @@ fn watch_keys(identity: identity::Identity, dir: PathBuf) {
     });
 }
 
+/// What a service needs from `up` to start: where state lives, where to
+/// listen, and the identity service (for tokens and the catalog).
+pub struct Site {
+    pub dir: PathBuf,
+    pub bind: String,
+    /// The host clients reach the services at.
+    pub public_host: String,
+    pub port_offset: u16,
+    /// The `--database` URL, if one was given.
+    pub database: Option<String>,
+    pub region: String,
+    pub identity: identity::Identity,
+}
+
+impl Site {
+    /// `http://host:port` of a service whose standard port is `port`.
+    pub fn url(&self, port: u16) -> String {
+        format!("http://{}:{}", self.public_host, port + self.port_offset)
+    }
+
+    /// The database of `service`: its own SQLite file, or `--database`.
+    pub async fn db(&self, service: &str) -> anyhow::Result<store::Db> {
+        let url = database_url(&self.dir, self.database.as_deref(), service);
+        store::Db::connect(&url)
+            .await
+            .with_context(|| format!("opening the {service} database"))
+    }
+
+    /// Token validation for a service's router: in process, by identity.
+    pub fn token_auth(&self) -> api::TokenAuth {
+        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
+        api::TokenAuth::new(validator, self.identity.base_url())
+    }
+}
+
+/// A service ready to serve: its router and its port (offset applied).
+pub struct Served {
+    pub name: &'static str,
+    pub port: u16,
+    pub router: axum::Router,
+}
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let dir = data_dir(args.data_dir)?;
     let (password, generated) = admin_password(&dir, args.admin_password)?;
@@ -184,11 +236,40 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .context("bootstrapping identity")?;
     watch_keys(identity.clone(), dir.join("fernet-keys"));
 
-    let listener = TcpListener::bind((args.bind.as_str(), identity_port))
-        .await
-        .with_context(|| format!("binding identity to {}:{identity_port}", args.bind))?;
+    let site = Site {
+        dir: dir.clone(),
+        bind: args.bind.clone(),
+        public_host,
+        port_offset: args.port_offset,
+        database: args.database.clone(),
+        region: "RegionOne".into(),
+        identity: identity.clone(),
+    };
+    // Every service of the cloud: identity first, then one line each.
+    let services = vec![
+        Served {
+            name: "identity",
+            port: identity_port,
+            router: identity.router(),
+        },
+        object_storage(&site).await?,
+        image_service::image(
+            &site,
+            args.image_store_dir.clone(),
+            args.image_conversion_format.clone(),
+        )
+        .await?,
+    ];
+
+    let mut listeners = Vec::new();
+    for s in services {
+        let listener = TcpListener::bind((site.bind.as_str(), s.port))
+            .await
+            .with_context(|| format!("binding {} to {}:{}", s.name, site.bind, s.port))?;
+        tracing::info!(service = s.name, url = %site.url(s.port - site.port_offset), "listening");
+        listeners.push((s, listener));
+    }
     let (clouds, openrc) = write_client_config(&dir, &format!("{identity_url}/v3"), &password)?;
-    tracing::info!(url = %identity_url, "identity listening");
     if generated {
         println!(
             "admin password (also stored in {}): {password}",
@@ -202,7 +283,44 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("export OS_CLIENT_CONFIG_FILE={}", clouds.display());
     println!("export OS_CLOUD=oxistack");
 
-    api::serve(listener, identity.router(), shutdown_signal()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for (s, listener) in listeners {
+        let mut stopped = stopped.clone();
+        servers.spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|v| *v).await;
+            };
+            (s.name, api::serve(listener, s.router, shutdown).await)
+        });
+    }
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    while let Some(done) = servers.join_next().await {
+        if let Ok((name, Err(e))) = done {
+            tracing::error!(service = name, error = %e, "server failed");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Object storage (Swift proxy and servers, one device under the data
+/// directory) on port 8080, registered as `object-store`.
+async fn object_storage(site: &Site) -> anyhow::Result<Served> {
+    let config = object_storage::ObjectStorageConfig::new(site.dir.join("object-storage").join("d0"));
+    let service = object_storage::ObjectStorage::start(config, site.db("object-storage").await?)
+        .await
+        .context("starting object storage")?;
+    let url = format!("{}/v1/AUTH_%(project_id)s", site.url(object_storage::PORT));
+    site.identity
+        .register_service("object-store", "swift", &site.region, &url)
+        .await
+        .context("registering object storage in the catalog")?;
+    service.spawn_expirer();
+    Ok(Served {
+        name: "object-storage",
+        port: object_storage::PORT + site.port_offset,
+        router: service.router(site.token_auth()),
+    })
 }

@@ -1,0 +1,40 @@
+//! `GET /info`: the cluster's capabilities, as Swift's proxy publishes them.
+//! Only what is implemented is listed: clients and tempest decide from it
+//! which features to use.
+
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::State;
+use crate::{meta, names};
+
+pub async fn info(axum::extract::State(s): axum::extract::State<State>) -> Response {
+    let body = json!({
+        "swift": {
+            "version": "2.38.0",
+            "max_file_size": s.config.max_file_size,
+            "max_meta_name_length": meta::MAX_META_NAME_LENGTH,
+            "max_meta_value_length": meta::MAX_META_VALUE_LENGTH,
+            "max_meta_count": meta::MAX_META_COUNT,
+            "max_meta_overall_size": meta::MAX_META_OVERALL_SIZE,
+            "max_header_size": 8192,
+            "extra_header_count": 0,
+            "max_object_name_length": names::MAX_OBJECT_NAME,
+            "max_container_name_length": names::MAX_CONTAINER_NAME,
+            "max_account_name_length": names::MAX_ACCOUNT_NAME,
+            "container_listing_limit": super::LISTING_LIMIT,
+            "account_listing_limit": super::LISTING_LIMIT,
+            "valid_api_versions": ["v1", "v1.0"],
+            "allow_account_management": false,
+            "account_autocreate": true,
+            "strict_cors_mode": true,
+            "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": true}],
+        },
+        "keystoneauth": {},
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
