@@ -3,8 +3,9 @@
 # `oxistack up` (own data directory and port offset), then a summary.
 #
 # Usage: tests/e2e/run.sh [--quick] [SUITE...]
-#   --quick   skip tempest (identity-cli only)
-#   SUITE     run only these (identity-cli, tempest); default: all
+#   --quick   skip tempest (the CLI suites only)
+#   SUITE     run only these (identity-cli, image-cli, object-cli, tempest);
+#             default: all
 # Environment: see lib.sh. OXI_E2E_LOGDIR (default target/test-logs/e2e) gets
 # one log per suite and the tempest results; OXI_E2E_RESULTS, if set, gets one
 # "suite<TAB>passed<TAB>failed" line per suite (scripts/test.sh reads it).
@@ -24,7 +25,7 @@ for a in "$@"; do
     esac
 done
 if [ ${#SUITES[@]} = 0 ]; then
-    SUITES=(identity-cli)
+    SUITES=(identity-cli image-cli object-cli)
     [ "$QUICK" = 1 ] || SUITES+=(tempest)
 fi
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/e2e/tempest.sh - OpenStack's own integration suite, tempest, against
-# a fresh `oxistack up`: the identity API tests and the interop (refstack)
-# identity list, each one step, with the exclusions of tempest-identity-skip.txt.
+# a fresh `oxistack up`: for each service built (identity, image, object
+# storage) its tempest.api area and its interop (refstack) list, each one
+# step, minus the exclusions of tempest-<area>-skip.txt (each with its
+# reason); tempest-extra.ini is merged into tempest.conf.
 #
 # Usage: tests/e2e/tempest.sh
 # Environment: see lib.sh (OXI_E2E_EXTERNAL=1 runs against the cloud in OS_*);
@@ -11,7 +13,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SKIP_FILE="$E2E_DIR/tempest-identity-skip.txt"
+export TEMPEST_CONF_EXTRA="$E2E_DIR/tempest-extra.ini"
 INTEROP="${OXI_INTEROP:-$(dirname "$CONF")/interop}"
 LOGDIR="${OXI_E2E_LOGDIR:-$REPO_ROOT/target/e2e}/tempest"
 [ -x "$CONF/run-tempest.sh" ] || die "no conformance harness at $CONF (set OXI_CONFORMANCE)"
@@ -23,17 +25,19 @@ fi
 oxi_up "${OXI_DATA_DIR:-$REPO_ROOT/target/e2e/tempest-cloud}" "${OXI_PORT_OFFSET:-20100}"
 mkdir -p "$LOGDIR"
 
-tempest() {  # NAME ARGS... - one run-tempest.sh selection, recorded as a step
-    local name="$1" t0=$SECONDS rc=0
-    shift
+tempest() {  # NAME AREA ARGS... - one run-tempest.sh selection, recorded as a step
+    local name="$1" area="$2" t0=$SECONDS rc=0
+    shift 2
     say "== tempest: $name (results in $LOGDIR/$name)"
     rm -rf "${LOGDIR:?}/$name"
     FAIL_ON_FAILURES=1 QUIET=1 RESULTS_DIR="$LOGDIR/$name" CONF_WORK_DIR="$LOGDIR/work" \
-        "$CONF/run-tempest.sh" -X "$SKIP_FILE" "$@" || rc=$?
+        "$CONF/run-tempest.sh" -X "$E2E_DIR/tempest-$area-skip.txt" "$@" || rc=$?
     record "tempest $name" "$rc" "$t0"
 }
 
-tempest identity '^tempest\.api\.identity'
-tempest interop-identity -f "$INTEROP/identity.txt"
+for area in identity image object_storage; do
+    tempest "$area" "$area" "^tempest\.api\.$area"
+    tempest "interop-$area" "$area" -f "$INTEROP/$area.txt"
+done
 
 e2e_finish
