@@ -644,17 +644,18 @@ async fn copy_object(call: Call, src: (String, String, String), dst: (String, St
     upload.commit(&s.disk, &meta).await?;
     record(&s, &da, &dc, &dobj, &meta).await?;
     let quoted = |s: &str| percent_encoding::utf8_percent_encode(s, COPY_SET).to_string();
-    Ok(empty(
-        StatusCode::CREATED,
-        vec![
-            (header::ETAG, meta.etag.clone()),
-            (header::LAST_MODIFIED, ts.http_date()),
-            (hn("x-timestamp"), ts.normal()),
-            (hn("x-copied-from"), format!("{}/{}", quoted(&sc), quoted(&so))),
-            (hn("x-copied-from-account"), quoted(&sa)),
-            (hn("x-copied-from-last-modified"), opened.meta.timestamp().http_date()),
-        ],
-    ))
+    // As Swift's proxy: the response carries the new object's metadata.
+    let mut response_headers: Vec<(HeaderName, String)> =
+        meta.headers.iter().map(|(k, v)| (hn(k), v.clone())).collect();
+    response_headers.extend([
+        (header::ETAG, meta.etag.clone()),
+        (header::LAST_MODIFIED, ts.http_date()),
+        (hn("x-timestamp"), ts.normal()),
+        (hn("x-copied-from"), format!("{}/{}", quoted(&sc), quoted(&so))),
+        (hn("x-copied-from-account"), quoted(&sa)),
+        (hn("x-copied-from-last-modified"), opened.meta.timestamp().http_date()),
+    ]);
+    Ok(empty(StatusCode::CREATED, response_headers))
 }
 
 const COPY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -189,6 +189,7 @@ async fn post_copy_delete_and_expiry() {
         .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(header(&r, "x-copied-from"), "c/o");
+    assert_eq!(header(&r, "x-object-meta-two"), "2", "the response carries the copy's metadata");
     let r = s.send("GET", "d/copy1").await;
     assert_eq!(header(&r, "x-object-meta-two"), "2");
     assert_eq!(r.text().await.unwrap(), "body");
