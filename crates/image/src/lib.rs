@@ -9,12 +9,13 @@
 //! The rooms, in the order of a request:
 //! - `api/` — the route table ([`Image::router`]) and one file per resource
 //!   group: versions, images (incl. tags, actions, tasks), data (upload,
-//!   download, stage, import), members, schemas, info;
+//!   download, stage, import), members, schemas, info, metadefs, and the
+//!   legacy `/v2/tasks` (`import` from an `http://` URL);
 //! - [`policy`] — Glance's default rules, fed to the `policy` crate;
 //! - domain logic: [`images`] (create, show, list, patch, delete, visibility),
-//!   [`members`] (sharing), [`data`] (the upload/import state machine and
-//!   the streams), [`convert`] (qcow2 → raw on import, with `qemu-img`),
-//!   [`quota`];
+//!   [`members`] (sharing), [`metadefs`] (metadata definitions), [`data`]
+//!   (the upload/import state machine and the streams), [`convert`]
+//!   (qcow2 → raw on import, with `qemu-img`), [`quota`];
 //! - [`stores`] — the [`stores::Store`] trait and the filesystem store;
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
@@ -30,7 +31,7 @@
 //!
 //! Decisions where Glance leaves room: deleted images are removed outright
 //! (Glance keeps soft-deleted rows); the sole store is called `file`;
-//! `web-download`, `copy-image`, locations and metadefs are not offered.
+//! `web-download`, `copy-image` and locations are not offered.
 
 pub mod api;
 pub mod config;
@@ -40,6 +41,7 @@ pub(crate) mod db;
 pub mod error;
 pub mod images;
 pub mod members;
+pub mod metadefs;
 pub mod policy;
 pub mod quota;
 pub mod stores;

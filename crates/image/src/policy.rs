@@ -23,7 +23,7 @@ pub fn default_rules() -> Vec<(&'static str, String)> {
     let shared_member = format!("{admin} or (role:member and project_id:%(member_id)s)");
     let reader_or_member =
         format!("{admin} or role:reader and (project_id:%(project_id)s or project_id:%(member_id)s)");
-    vec![
+    let mut rules = vec![
         ("default", String::new()),
         ("context_is_admin", "role:admin".into()),
         ("service_api", "role:service or role:admin".into()),
@@ -48,8 +48,51 @@ pub fn default_rules() -> Vec<(&'static str, String)> {
         ("get_task", admin_or_reader),
         ("tasks_api_access", admin.into()),
         ("manage_image_cache", admin.into()),
-    ]
+        ("metadef_default", String::new()),
+        ("metadef_admin", "role:admin".into()),
+    ];
+    // The metadata definitions: reads for anyone (the namespace's
+    // visibility is checked apart), writes for admins.
+    for read in METADEF_READS {
+        rules.push((read, "rule:metadef_default".into()));
+    }
+    for write in METADEF_WRITES {
+        rules.push((write, "rule:metadef_admin".into()));
+    }
+    rules
 }
+
+const METADEF_READS: &[&str] = &[
+    "get_metadef_namespace",
+    "get_metadef_namespaces",
+    "get_metadef_object",
+    "get_metadef_objects",
+    "get_metadef_property",
+    "get_metadef_properties",
+    "get_metadef_tag",
+    "get_metadef_tags",
+    "list_metadef_resource_types",
+    "get_metadef_resource_type",
+];
+
+const METADEF_WRITES: &[&str] = &[
+    "add_metadef_namespace",
+    "modify_metadef_namespace",
+    "delete_metadef_namespace",
+    "add_metadef_object",
+    "modify_metadef_object",
+    "delete_metadef_object",
+    "add_metadef_property",
+    "modify_metadef_property",
+    "remove_metadef_property",
+    "add_metadef_tag",
+    "add_metadef_tags",
+    "modify_metadef_tag",
+    "delete_metadef_tag",
+    "delete_metadef_tags",
+    "add_metadef_resource_type_association",
+    "remove_metadef_resource_type_association",
+];
 
 #[cfg(test)]
 mod tests {

@@ -5,12 +5,14 @@ mod data;
 mod images;
 mod info;
 mod members;
+mod metadefs;
 mod schemas;
+mod tasks;
 mod versions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::Image;
 
@@ -53,6 +55,60 @@ impl Image {
             )
             .route("/v2/schemas/{name}", get(schemas::show))
             .route("/v2/schemas/metadefs/{name}", get(schemas::show_metadefs))
+            .route("/v2/tasks", get(tasks::list).post(tasks::create))
+            .route("/v2/tasks/{id}", get(tasks::show))
+            .route(
+                "/v2/metadefs/namespaces",
+                get(metadefs::list_namespaces).post(metadefs::create_namespace),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}",
+                get(metadefs::show_namespace)
+                    .put(metadefs::update_namespace)
+                    .delete(metadefs::delete_namespace),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/objects",
+                get(metadefs::list_objects).post(metadefs::create_object),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/objects/{name}",
+                get(metadefs::show_object)
+                    .put(metadefs::update_object)
+                    .delete(metadefs::delete_object),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/properties",
+                get(metadefs::list_properties).post(metadefs::create_property),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/properties/{name}",
+                get(metadefs::show_property)
+                    .put(metadefs::update_property)
+                    .delete(metadefs::delete_property),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/tags",
+                get(metadefs::list_tags)
+                    .post(metadefs::create_tags)
+                    .delete(metadefs::delete_tags),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/tags/{name}",
+                get(metadefs::show_tag)
+                    .post(metadefs::create_tag)
+                    .put(metadefs::update_tag)
+                    .delete(metadefs::delete_tag),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/resource_types",
+                get(metadefs::list_associations).post(metadefs::create_association),
+            )
+            .route(
+                "/v2/metadefs/namespaces/{ns}/resource_types/{rt}",
+                delete(metadefs::delete_association),
+            )
+            .route("/v2/metadefs/resource_types", get(metadefs::list_resource_types))
             .route("/v2/info/import", get(info::import))
             .route("/v2/info/stores", get(info::stores))
             .route("/v2/info/stores/detail", get(info::stores_detail))

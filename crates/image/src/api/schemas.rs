@@ -13,9 +13,8 @@ const IMAGES: &str = include_str!("schemas/images.json");
 const MEMBER: &str = include_str!("schemas/member.json");
 const MEMBERS: &str = include_str!("schemas/members.json");
 
-/// The metadata-definition schemas (`/v2/schemas/metadefs/…`). The
-/// metadefs API itself is not offered; its schemas are, for clients that
-/// read them.
+/// The metadata-definition schemas (`/v2/schemas/metadefs/…`), dumped from
+/// Glance 33; the metadefs API itself is in `api/metadefs.rs`.
 const METADEFS: &[(&str, &str)] = &[
     ("namespace", include_str!("schemas/metadefs/namespace.json")),
     ("namespaces", include_str!("schemas/metadefs/namespaces.json")),

@@ -6,15 +6,23 @@
 
 pub mod images;
 pub mod members;
+pub mod metadefs;
 pub mod tasks;
 
 use store::{Db, Migration};
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "glance v2 schema",
-    sql: include_str!("schema_v1.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "glance v2 schema",
+        sql: include_str!("schema_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "glance v2 metadata definitions",
+        sql: metadefs::SCHEMA,
+    },
+];
 
 pub async fn migrate(db: &Db) -> Result<(), store::StoreError> {
     db.migrate("image", MIGRATIONS).await

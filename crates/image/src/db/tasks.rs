@@ -93,3 +93,21 @@ pub async fn fail_unfinished(db: &Db) -> Result<u64> {
     .await?
     .rows_affected())
 }
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>> {
+    let row = sqlx::query(db.sql("SELECT * FROM image_tasks WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// Every task (of `owner` when given), newest first.
+pub async fn list(db: &Db, owner: Option<&str>) -> Result<Vec<TaskRow>> {
+    let q = match owner {
+        Some(o) => sqlx::query(db.sql("SELECT * FROM image_tasks WHERE owner = ? ORDER BY created_at DESC")).bind(o),
+        None => sqlx::query(db.sql("SELECT * FROM image_tasks ORDER BY created_at DESC")),
+    };
+    let rows = q.fetch_all(db.reader()).await?;
+    Ok(rows.iter().map(from_row).collect::<std::result::Result<_, _>>()?)
+}

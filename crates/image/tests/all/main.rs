@@ -6,6 +6,7 @@ mod convert;
 mod data;
 mod images;
 mod members;
+mod metadefs;
 mod versions;
 
 use reqwest::Method;
