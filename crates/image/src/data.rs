@@ -100,6 +100,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Feeds a digest on a blocking thread of its own, chunk by chunk: the two
+/// digests of an upload (md5 and sha512, ~300 MB/s together on one core)
+/// then run on two cores beside the disk writes instead of in line on the
+/// async worker. The channel is bounded, so memory stays flat.
+fn spawn_digest<D: Digest + Send + 'static>() -> (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<String>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    let done = tokio::task::spawn_blocking(move || {
+        let mut d = D::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            d.update(&chunk);
+        }
+        hex(&d.finalize())
+    });
+    (tx, done)
+}
+
 /// Streams `body` into `store` under `key`, hashing as it goes; at most
 /// `cap` bytes. On any error the partial data is removed.
 async fn write_stream<S, E>(store: &dyn Store, key: &str, mut body: S, cap: u64) -> Result<Written, WriteError>
@@ -108,8 +124,8 @@ where
     E: std::fmt::Display,
 {
     let mut w = store.writer(key).await.map_err(WriteError::Store)?;
-    let mut md5 = md5::Md5::new();
-    let mut sha = sha2_11::Sha512::new();
+    let (md5_tx, md5_done) = spawn_digest::<md5::Md5>();
+    let (sha_tx, sha_done) = spawn_digest::<sha2_11::Sha512>();
     let mut size: u64 = 0;
     let mut head = Vec::with_capacity(64);
     let res: Result<(), WriteError> = async {
@@ -125,8 +141,9 @@ where
                 let n = (64 - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..n]);
             }
-            md5.update(&chunk);
-            sha.update(&chunk);
+            let lost = |_| WriteError::Body("an image digest stopped".into());
+            md5_tx.send(chunk.clone()).await.map_err(lost)?;
+            sha_tx.send(chunk.clone()).await.map_err(lost)?;
             w.write(&chunk).await.map_err(WriteError::Store)?;
         }
         Ok(())
@@ -138,12 +155,25 @@ where
         }
         return Err(e);
     }
+    drop((md5_tx, sha_tx));
+    let digest = |r: std::result::Result<String, tokio::task::JoinError>| {
+        r.map_err(|e| WriteError::Body(format!("an image digest failed: {e}")))
+    };
+    let (md5, sha512) = match (digest(md5_done.await), digest(sha_done.await)) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(e), _) | (_, Err(e)) => {
+            if let Err(ae) = w.abort().await {
+                tracing::warn!(key, error = %ae, "partial image data could not be removed");
+            }
+            return Err(e);
+        }
+    };
     let location = w.commit().await.map_err(WriteError::Store)?;
     Ok(Written {
         location,
         size,
-        md5: hex(&md5.finalize()),
-        sha512: hex(&sha.finalize()),
+        md5,
+        sha512,
         head,
     })
 }
