@@ -700,7 +700,13 @@ async fn delete(call: Call) -> Result<Response> {
     let object = t.object.clone().unwrap_or_default();
     authorize(&call, &t.account, &container, Want::Write, false).await?;
     let path = t.object_path();
-    open_live(&call.s, &path).await?;
+    // An expired object is already gone for clients (404), but, as in
+    // Swift, deleting it still writes its tombstone and takes it out of the
+    // listing, so that its container can be deleted before the expirer runs.
+    let was_live = match call.s.disk.open(&path).await? {
+        Some(o) => !expired(&o.meta),
+        None => return Err(SwiftError::NotFound),
+    };
     let ts = call.s.clock.now();
     call.s.disk.delete(&path, ts).await?;
     let row = objects::ObjectRow {
@@ -712,6 +718,9 @@ async fn delete(call: Call) -> Result<Response> {
         delete_at: None,
     };
     objects::record(&call.s.db, &t.account, &container, &row, true).await?;
+    if !was_live {
+        return Err(SwiftError::NotFound);
+    }
     Ok(empty(StatusCode::NO_CONTENT, vec![(hn("x-timestamp"), ts.normal())]))
 }
 

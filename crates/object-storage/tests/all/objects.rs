@@ -189,7 +189,11 @@ async fn post_copy_delete_and_expiry() {
         .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(header(&r, "x-copied-from"), "c/o");
-    assert_eq!(header(&r, "x-object-meta-two"), "2", "the response carries the copy's metadata");
+    assert_eq!(
+        header(&r, "x-object-meta-two"),
+        "2",
+        "the response carries the copy's metadata"
+    );
     let r = s.send("GET", "d/copy1").await;
     assert_eq!(header(&r, "x-object-meta-two"), "2");
     assert_eq!(r.text().await.unwrap(), "body");
@@ -258,6 +262,26 @@ async fn post_copy_delete_and_expiry() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(gone, "expired object still there");
+
+    // Deleting an expired object answers 404 but removes it, so its
+    // container can go at once, whether or not the expirer came first.
+    s.put_container("e").await;
+    let r = s
+        .req("PUT", "e/brief")
+        .header("x-delete-after", "1")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for _ in 0..40 {
+        if s.send("HEAD", "e/brief").await.status() == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.send("DELETE", "e/brief").await.status(), 404);
+    assert_eq!(s.send("DELETE", "e").await.status(), 204);
     s.stop().await;
 }
 
