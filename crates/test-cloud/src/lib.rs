@@ -75,7 +75,7 @@ fn uuid_like() -> String {
 }
 
 /// Creates a database on the server behind `server_url` and returns its URL.
-async fn create_database(backend: Backend, server_url: &str) -> (String, String) {
+async fn create_database(server_url: &str) -> (String, String) {
     let name = fresh_name();
     let db = store::Db::connect(server_url)
         .await
@@ -87,7 +87,6 @@ async fn create_database(backend: Backend, server_url: &str) -> (String, String)
         .expect("create test database");
     db.writer().close().await;
     let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(server_url);
-    let _ = backend;
     (format!("{base}/{name}"), name)
 }
 
@@ -125,7 +124,7 @@ impl TestCloud {
                     "OXISTACK_TEST_MYSQL"
                 };
                 let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(backend, &server).await;
+                let (url, name) = create_database(&server).await;
                 (url, Some((backend, name)))
             }
         };
@@ -221,7 +220,7 @@ impl TestCloud {
                     "OXISTACK_TEST_MYSQL"
                 };
                 let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(backend, &server).await;
+                let (url, name) = create_database(&server).await;
                 self.extra_databases.push((backend, name));
                 url
             }

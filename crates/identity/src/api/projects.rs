@@ -271,13 +271,7 @@ async fn list_projects(State(id): State<Identity>, Auth(ctx): Auth, q: QueryPair
             .list_domains()
             .await?
             .iter()
-            .map(|d| {
-                let mut v = render_project(&id, d);
-                v["is_domain"] = json!(true);
-                v["domain_id"] = Value::Null;
-                v["parent_id"] = Value::Null;
-                v
-            })
+            .map(|d| render_project(&id, d))
             .collect();
         return Ok(axum::Json(collection(&id, "projects", "projects", items)).into_response());
     }
@@ -331,15 +325,12 @@ async fn create_project(
         "identity:create_project",
         json!({"target": {"project": {"domain_id": p.domain_id, "parent_id": p.parent_id}}}),
     )?;
-    let is_domain = p.is_domain;
     let p = id.create_project(p).await?;
-    let mut v = render_project(&id, &p);
-    if is_domain {
-        v["is_domain"] = json!(true);
-        v["domain_id"] = Value::Null;
-        v["parent_id"] = Value::Null;
-    }
-    Ok((StatusCode::CREATED, axum::Json(json!({"project": v}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"project": render_project(&id, &p)})),
+    )
+        .into_response())
 }
 
 async fn load_project(id: &Identity, ctx: &AuthContext, pid: &str, action: &str) -> Result<ProjectRow, ApiError> {
