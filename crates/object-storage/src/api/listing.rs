@@ -97,13 +97,71 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
-/// A container listing's body.
-pub fn objects_body(format: Format, container: &str, entries: &[Entry<ObjectRow>]) -> String {
+/// A row of a listing: how it renders as JSON and as an XML element.
+pub trait Listed {
+    fn name(&self) -> &str;
+    fn json(&self) -> Value;
+    fn xml(&self) -> String;
+}
+
+impl Listed for ObjectRow {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "hash": self.etag,
+            "bytes": self.size,
+            "content_type": self.content_type,
+            "last_modified": Timestamp(self.ts).iso(),
+        })
+    }
+    fn xml(&self) -> String {
+        format!(
+            "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type>\
+             <last_modified>{}</last_modified></object>",
+            xml_escape(&self.name),
+            self.etag,
+            self.size,
+            xml_escape(&self.content_type),
+            Timestamp(self.ts).iso()
+        )
+    }
+}
+
+impl Listed for ContainerRow {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "count": self.object_count,
+            "bytes": self.bytes_used,
+            "last_modified": Timestamp(self.put_timestamp).iso(),
+        })
+    }
+    fn xml(&self) -> String {
+        format!(
+            "<container><name>{}</name><count>{}</count><bytes>{}</bytes>\
+             <last_modified>{}</last_modified></container>",
+            xml_escape(&self.name),
+            self.object_count,
+            self.bytes_used,
+            Timestamp(self.put_timestamp).iso()
+        )
+    }
+}
+
+/// A listing's body: `root` is the XML element of the listed level
+/// (`container` for a container's objects, `account` for its containers).
+fn body<T: Listed>(format: Format, root: &str, root_name: &str, entries: &[Entry<T>]) -> String {
     match format {
         Format::Plain => entries
             .iter()
             .map(|e| match e {
-                Entry::Item(o) => format!("{}\n", o.name),
+                Entry::Item(i) => format!("{}\n", i.name()),
                 Entry::Subdir(s) => format!("{s}\n"),
             })
             .collect(),
@@ -111,13 +169,7 @@ pub fn objects_body(format: Format, container: &str, entries: &[Entry<ObjectRow>
             let v: Vec<Value> = entries
                 .iter()
                 .map(|e| match e {
-                    Entry::Item(o) => json!({
-                        "name": o.name,
-                        "hash": o.etag,
-                        "bytes": o.size,
-                        "content_type": o.content_type,
-                        "last_modified": Timestamp(o.ts).iso(),
-                    }),
+                    Entry::Item(i) => i.json(),
                     Entry::Subdir(s) => json!({"subdir": s}),
                 })
                 .collect();
@@ -125,82 +177,32 @@ pub fn objects_body(format: Format, container: &str, entries: &[Entry<ObjectRow>
         }
         Format::Xml => {
             let mut out = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
-                xml_escape(container)
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} name=\"{}\">",
+                xml_escape(root_name)
             );
             for e in entries {
                 match e {
-                    Entry::Item(o) => out.push_str(&format!(
-                        "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type>\
-                         <last_modified>{}</last_modified></object>",
-                        xml_escape(&o.name),
-                        o.etag,
-                        o.size,
-                        xml_escape(&o.content_type),
-                        Timestamp(o.ts).iso()
-                    )),
+                    Entry::Item(i) => out.push_str(&i.xml()),
                     Entry::Subdir(s) => out.push_str(&format!(
                         "<subdir name=\"{0}\"><name>{0}</name></subdir>",
                         xml_escape(s)
                     )),
                 }
             }
-            out.push_str("</container>");
+            out.push_str(&format!("</{root}>"));
             out
         }
     }
 }
 
+/// A container listing's body.
+pub fn objects_body(format: Format, container: &str, entries: &[Entry<ObjectRow>]) -> String {
+    body(format, "container", container, entries)
+}
+
 /// An account listing's body.
 pub fn containers_body(format: Format, account: &str, entries: &[Entry<ContainerRow>]) -> String {
-    match format {
-        Format::Plain => entries
-            .iter()
-            .map(|e| match e {
-                Entry::Item(c) => format!("{}\n", c.name),
-                Entry::Subdir(s) => format!("{s}\n"),
-            })
-            .collect(),
-        Format::Json => {
-            let v: Vec<Value> = entries
-                .iter()
-                .map(|e| match e {
-                    Entry::Item(c) => json!({
-                        "name": c.name,
-                        "count": c.object_count,
-                        "bytes": c.bytes_used,
-                        "last_modified": Timestamp(c.put_timestamp).iso(),
-                    }),
-                    Entry::Subdir(s) => json!({"subdir": s}),
-                })
-                .collect();
-            Value::Array(v).to_string()
-        }
-        Format::Xml => {
-            let mut out = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"{}\">",
-                xml_escape(account)
-            );
-            for e in entries {
-                match e {
-                    Entry::Item(c) => out.push_str(&format!(
-                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes>\
-                         <last_modified>{}</last_modified></container>",
-                        xml_escape(&c.name),
-                        c.object_count,
-                        c.bytes_used,
-                        Timestamp(c.put_timestamp).iso()
-                    )),
-                    Entry::Subdir(s) => out.push_str(&format!(
-                        "<subdir name=\"{0}\"><name>{0}</name></subdir>",
-                        xml_escape(s)
-                    )),
-                }
-            }
-            out.push_str("</account>");
-            out
-        }
-    }
+    body(format, "account", account, entries)
 }
 
 /// 200 with the body, or 204 for an empty plain listing (as Swift answers).
