@@ -154,6 +154,67 @@ impl Identity {
         Ok(())
     }
 
+    /// Makes a service user (`nova`, …) exist in the Default domain with
+    /// `password`, holding `admin` and `service` on the `service` project
+    /// (created when missing) — what a deployment tool does for each
+    /// OpenStack service, so that the service can call the others with its
+    /// own token. Idempotent; a changed password is updated.
+    pub async fn ensure_service_user(&self, name: &str, password: &str) -> Result<()> {
+        let project = match self.find_project_by_name(DEFAULT_DOMAIN, "service").await {
+            Ok(p) => p,
+            Err(IdentityError::NotFound { .. }) => {
+                self.create_project(ProjectRow {
+                    id: new_id(),
+                    name: "service".into(),
+                    domain_id: DEFAULT_DOMAIN.into(),
+                    parent_id: None,
+                    is_domain: false,
+                    enabled: true,
+                    description: Some("The project of service users.".into()),
+                    extra: Map::new(),
+                    tags: Vec::new(),
+                })
+                .await?
+            }
+            Err(e) => return Err(e),
+        };
+        let user = match self.find_user_by_name(DEFAULT_DOMAIN, name).await {
+            Ok(u) => {
+                if !self.check_password(&u, password.to_owned()).await {
+                    self.update_user(u.clone(), Some(password.to_owned())).await?;
+                }
+                u
+            }
+            Err(IdentityError::NotFound { .. }) => {
+                self.create_user(
+                    UserRow {
+                        id: new_id(),
+                        domain_id: DEFAULT_DOMAIN.into(),
+                        name: name.into(),
+                        enabled: true,
+                        password_hash: None,
+                        password_created_at: None,
+                        password_expires_at: None,
+                        default_project_id: Some(project.id.clone()),
+                        description: None,
+                        extra: Map::new(),
+                        created_at: db::now(),
+                    },
+                    Some(password.to_owned()),
+                )
+                .await?
+            }
+            Err(e) => return Err(e),
+        };
+        for role in ["admin", "service"] {
+            let role = self.find_role_by_name(role).await?;
+            self.grant(&user.id, false, &Target::Project(project.id.clone()), &role.id, false)
+                .await?;
+        }
+        self.changed();
+        Ok(())
+    }
+
     /// Makes the catalog hold one service of `service_type` with a public,
     /// internal and admin endpoint at `url` in `region`; updates what
     /// differs, so that a restart on another address fixes the catalog.

@@ -1,0 +1,310 @@
+//! The RPC contract between the controller (the `compute` crate's conductor
+//! and API) and compute agents, as oslo.messaging topics and methods.
+//!
+//! Controller → agent, topic [`agent_topic`]`(host)`:
+//! - cast `build_and_run_instance` [`BuildRequest`]
+//! - cast `instance_action` [`ActionRequest`] (stop, start, reboot, pause, …)
+//! - call `get_console_output` [`ConsoleRequest`] → `String`
+//! - call `ping` `{}` → [`HostReport`] (is the agent alive, what it has)
+//!
+//! Agent → controller, topic [`CONDUCTOR_TOPIC`]:
+//! - cast `report_state` [`HostReport`] every [`REPORT_INTERVAL`]
+//! - cast `instance_update` [`InstanceUpdate`] on every state change
+//! - cast `build_failed` [`BuildFailed`] when a build on this host failed
+//!   (the conductor releases the claim and re-schedules)
+//! - call `instances_on_host` [`HostQuery`] → `Vec<InstanceRecord>` (the
+//!   controller's view, which the agent reconciles with its driver on start)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const CONDUCTOR_TOPIC: &str = "conductor";
+
+/// How often an agent reports; a service whose last report is older than
+/// [`SERVICE_DOWN_TIME`] is shown `down` (Nova: report_interval 10 s,
+/// service_down_time 60 s).
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+pub const SERVICE_DOWN_TIME: Duration = Duration::from_secs(60);
+
+pub fn agent_topic(host: &str) -> String {
+    format!("compute.{host}")
+}
+
+/// The flavor as the agent needs it (a copy, as Nova embeds it in the
+/// instance: later changes to the flavor do not touch running instances).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlavorSpec {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub root_gb: u64,
+    pub ephemeral_gb: u64,
+    pub swap_mb: u64,
+    #[serde(default)]
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+/// The image the instance boots from, and where the agent can fetch it:
+/// `file_url` is the image service's `/v2/images/{id}/file`, read with
+/// `token` (the user's token, forwarded as Nova forwards it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSpec {
+    pub id: String,
+    pub name: Option<String>,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub size: Option<u64>,
+    pub min_disk: u64,
+    pub min_ram: u64,
+    #[serde(default)]
+    pub properties: BTreeMap<String, Value>,
+    pub file_url: Option<String>,
+}
+
+/// Everything a driver needs to create an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    pub uuid: String,
+    /// The hypervisor-side name, `instance-0000002a`.
+    pub name: String,
+    pub display_name: String,
+    pub hostname: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor: FlavorSpec,
+    pub image: Option<ImageSpec>,
+    pub user_data: Option<String>,
+    pub key_name: Option<String>,
+    pub key_data: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub availability_zone: Option<String>,
+    /// Filled by the network issue (ports to plug); empty until then.
+    #[serde(default)]
+    pub network_info: Vec<Value>,
+    /// Filled by the block-storage issue; empty until then.
+    #[serde(default)]
+    pub block_device_info: Vec<Value>,
+}
+
+/// The user's credentials for calls the agent makes on the user's behalf
+/// (fetch the image, upload a snapshot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub token: Option<String>,
+    pub project_id: String,
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildRequest {
+    pub context: RequestContext,
+    pub instance: InstanceSpec,
+    /// The number of this attempt (1 = first host tried).
+    pub attempt: u32,
+}
+
+/// Operations on an existing instance; the controller has already moved
+/// its `task_state` (e.g. to `powering-off`) before casting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Stop,
+    Start,
+    Reboot {
+        hard: bool,
+    },
+    Pause,
+    Unpause,
+    Suspend,
+    Resume,
+    /// Re-create the instance's disk from `image` (same host).
+    Rebuild {
+        instance: Box<InstanceSpec>,
+    },
+    /// Resize on this host to `instance.flavor` (the new flavor); the
+    /// instance ends `resized` / `VERIFY_RESIZE` with the old flavor kept.
+    Resize {
+        instance: Box<InstanceSpec>,
+        old_flavor: FlavorSpec,
+    },
+    ConfirmResize,
+    /// Back to `old_flavor`.
+    RevertResize {
+        old_flavor: FlavorSpec,
+    },
+    /// Snapshot the disk and upload it to the image service at
+    /// `upload_url` (`/v2/images/{id}/file`) with the context's token.
+    Snapshot {
+        image_id: String,
+        upload_url: String,
+    },
+    /// Power off and forget the instance on this host (its disk goes to
+    /// an image first when `snapshot` is given; shelve offload).
+    Shelve {
+        snapshot: Option<Box<Action>>,
+    },
+    /// Destroy the instance and its local disks.
+    Terminate,
+    /// Attach/detach hooks for the volume and network issues.
+    AttachVolume {
+        volume_id: String,
+        connection_info: Value,
+        mountpoint: String,
+    },
+    DetachVolume {
+        volume_id: String,
+        mountpoint: String,
+    },
+    AttachInterface {
+        port: Value,
+    },
+    DetachInterface {
+        port_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub context: RequestContext,
+    pub instance_uuid: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsoleRequest {
+    pub instance_uuid: String,
+    /// The last `length` lines; all when `None`.
+    pub length: Option<u64>,
+}
+
+/// Nova's power states (`nova/compute/power_state.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum PowerState {
+    NoState = 0,
+    Running = 1,
+    Paused = 3,
+    Shutdown = 4,
+    Crashed = 6,
+    Suspended = 7,
+}
+
+impl PowerState {
+    /// The integer Nova shows as `OS-EXT-STS:power_state`.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The agent's news about one instance. `None` fields are unchanged;
+/// `task_state: Some(None)` clears the task. `expected_task_state`, when
+/// set, makes the update apply only if the task is still that one (so a
+/// late report cannot undo a newer request, e.g. a delete).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceUpdate {
+    pub instance_uuid: String,
+    pub host: String,
+    pub vm_state: Option<String>,
+    pub task_state: Option<Option<String>>,
+    pub power_state: Option<PowerState>,
+    pub expected_task_state: Option<Option<String>>,
+    /// Set on failure: becomes the server's `fault`.
+    pub fault: Option<Fault>,
+    /// The instance action whose event this update finishes (`start`, …),
+    /// with its outcome, for `os-instance-actions`.
+    pub event: Option<ActionEvent>,
+    /// The flavor now in effect (after a resize or its revert).
+    pub flavor: Option<FlavorSpec>,
+    /// Set when the instance is gone from the host (terminated).
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl InstanceUpdate {
+    pub fn new(instance_uuid: &str, host: &str) -> Self {
+        InstanceUpdate {
+            instance_uuid: instance_uuid.to_owned(),
+            host: host.to_owned(),
+            vm_state: None,
+            task_state: None,
+            power_state: None,
+            expected_task_state: None,
+            fault: None,
+            event: None,
+            flavor: None,
+            deleted: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    pub code: u16,
+    pub message: String,
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionEvent {
+    /// Nova's event name, e.g. `compute_stop_instance`.
+    pub event: String,
+    pub result: String,
+    pub traceback: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildFailed {
+    pub instance_uuid: String,
+    pub host: String,
+    pub attempt: u32,
+    pub reason: String,
+    /// False when trying another host cannot help (e.g. a bad image).
+    pub retryable: bool,
+}
+
+/// What a host has, for placement inventories and `os-hypervisors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostResources {
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub local_gb: u64,
+    pub hypervisor_type: String,
+    pub hypervisor_version: u64,
+    pub hypervisor_hostname: String,
+    pub cpu_info: Value,
+    /// Host IP, for `os-hypervisors` `host_ip`.
+    pub host_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    pub host: String,
+    /// `nova-compute`.
+    pub binary: String,
+    pub availability_zone: Option<String>,
+    pub resources: HostResources,
+    /// Instances the driver runs now (uuids).
+    pub instances: Vec<String>,
+    /// The agent's version, for `os-services`.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostQuery {
+    pub host: String,
+}
+
+/// The controller's record of an instance on a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    pub spec: InstanceSpec,
+    pub vm_state: String,
+    pub task_state: Option<String>,
+    pub power_state: PowerState,
+}

@@ -1,0 +1,63 @@
+//! Settings of the compute service, with Nova's option names where they
+//! exist.
+
+use std::path::PathBuf;
+
+/// How this service gets its own token for placement (Nova's
+/// `[placement]` keystoneauth section): a password login at `auth_url`.
+#[derive(Clone, Debug)]
+pub struct ServiceCredentials {
+    pub auth_url: String,
+    pub username: String,
+    pub password: String,
+    pub user_domain_name: String,
+    pub project_name: String,
+    pub project_domain_name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ComputeConfig {
+    /// The URL clients reach this service at, without `/v2.1`.
+    pub public_url: String,
+    /// `[oslo_policy] policy_file`: overrides of the default rules.
+    pub policy_file: Option<PathBuf>,
+    /// Limit of JSON request bodies.
+    pub max_request_body_size: usize,
+    /// `[api] max_limit`: the most items one list page holds.
+    pub max_limit: usize,
+    /// The placement endpoint (`http://host:8778`).
+    pub placement_url: String,
+    /// The image endpoint (`http://host:9292`).
+    pub image_url: String,
+    /// The service's credentials for placement.
+    pub service_credentials: ServiceCredentials,
+    /// `[DEFAULT] default_availability_zone`.
+    pub default_availability_zone: String,
+    /// `[scheduler] max_attempts`: hosts tried for one build.
+    pub max_attempts: u32,
+    /// `[DEFAULT] reclaim_instance_interval` in seconds; 0 = delete at once
+    /// (no soft delete, no restore).
+    pub reclaim_instance_interval: u64,
+}
+
+impl ComputeConfig {
+    pub fn new(
+        public_url: impl Into<String>,
+        placement_url: impl Into<String>,
+        image_url: impl Into<String>,
+        service_credentials: ServiceCredentials,
+    ) -> Self {
+        ComputeConfig {
+            public_url: public_url.into(),
+            policy_file: None,
+            max_request_body_size: 1 << 20,
+            max_limit: 1000,
+            placement_url: placement_url.into(),
+            image_url: image_url.into(),
+            service_credentials,
+            default_availability_zone: "nova".into(),
+            max_attempts: 3,
+            reclaim_instance_interval: 0,
+        }
+    }
+}
