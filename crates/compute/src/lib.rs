@@ -21,12 +21,14 @@
 pub mod api;
 pub mod config;
 pub(crate) mod db;
+pub mod error;
 pub mod microversion;
 pub mod policy;
 
 use std::sync::Arc;
 
 pub use config::ComputeConfig;
+pub use error::{ComputeError, Result};
 
 /// The running compute service; cheap to clone.
 #[derive(Clone)]
