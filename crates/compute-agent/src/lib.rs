@@ -7,5 +7,39 @@
 //! `compute.<host>` for instance operations, and casts to `conductor` its
 //! heartbeats (with the host's resources) and every change of an
 //! instance's `vm_state`/`task_state`/`power_state`.
+//!
+//! Rooms, in the order of every agent crate:
+//! - [`rpc`]: the contract with the controller (topics, methods, messages,
+//!   Nova's state names).
+//! - [`agent`]: the agent's life — [`Agent::start`] reconciles, listens on
+//!   `compute.<host>` and reports every `report_interval`;
+//!   [`Agent::stop`] ends all of it.
+//! - `manager`: Nova's `ComputeManager` — builds and instance actions run
+//!   through the driver, one at a time per instance, and their outcomes
+//!   become the `instance_update`s Nova would make (states, faults,
+//!   instance-action events, `expected_task_state` guards).
+//! - `reconcile`: what the agent does at start with instances the
+//!   controller places here and the driver has or lacks (Nova's
+//!   `init_host`); its doc has the table.
+//! - [`driver`]: the [`Driver`] trait (Nova's `ComputeDriver`) and one
+//!   module per driver: [`driver::fake`] (in memory, optionally persisted
+//!   to a JSON file). OS commands live only in driver modules.
+//!
+//! Decisions where Nova was not a direct guide:
+//! - The agent reports no intermediate task states of an action; the
+//!   closing update expects the task state the controller set
+//!   ([`rpc::Action::task_state`]). A build goes `scheduling` →
+//!   `spawning` → `active`.
+//! - A failed build is always `retryable` (the conductor decides whether
+//!   to re-schedule); what the failed spawn left on the host is destroyed
+//!   first.
+//! - Terminating an instance the driver no longer has succeeds.
 
+pub mod agent;
+pub mod driver;
+mod manager;
+mod reconcile;
 pub mod rpc;
+
+pub use agent::{Agent, AgentConfig, AgentError};
+pub use driver::{Driver, DriverError, DriverInstance, FakeDriver, InstanceInfo};

@@ -211,8 +211,12 @@ pub struct InstanceUpdate {
     pub instance_uuid: String,
     pub host: String,
     pub vm_state: Option<String>,
+    // On the wire `None` is an absent key and `Some(None)` is `null`
+    // (plain serde would write both as `null` and read back `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     pub task_state: Option<Option<String>>,
     pub power_state: Option<PowerState>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     pub expected_task_state: Option<Option<String>>,
     /// Set on failure: becomes the server's `fault`.
     pub fault: Option<Fault>,
@@ -307,4 +311,198 @@ pub struct InstanceRecord {
     pub vm_state: String,
     pub task_state: Option<String>,
     pub power_state: PowerState,
+}
+
+/// Nova's `vm_state` values (`nova/compute/vm_states.py`).
+pub mod vm_states {
+    pub const ACTIVE: &str = "active";
+    pub const BUILDING: &str = "building";
+    pub const PAUSED: &str = "paused";
+    pub const SUSPENDED: &str = "suspended";
+    pub const STOPPED: &str = "stopped";
+    pub const RESCUED: &str = "rescued";
+    pub const RESIZED: &str = "resized";
+    pub const SOFT_DELETED: &str = "soft-delete";
+    pub const DELETED: &str = "deleted";
+    pub const ERROR: &str = "error";
+    pub const SHELVED: &str = "shelved";
+    pub const SHELVED_OFFLOADED: &str = "shelved_offloaded";
+}
+
+/// Nova's `task_state` values (`nova/compute/task_states.py`) that this
+/// contract uses.
+///
+/// Build: the controller casts `build_and_run_instance` with the instance
+/// in vm_state `building`, task_state [`SCHEDULING`]; the agent moves it
+/// to [`SPAWNING`] (expecting `scheduling`) and, once the driver has
+/// spawned it, to `active`/no task (expecting `spawning`). On failure it
+/// casts `build_failed` instead, and the controller re-schedules (back to
+/// `scheduling`) or errors the instance.
+///
+/// Actions: the controller sets [`Action::task_state`] before casting;
+/// the agent's final `instance_update` expects exactly that task state.
+pub mod task_states {
+    pub const SCHEDULING: &str = "scheduling";
+    pub const BLOCK_DEVICE_MAPPING: &str = "block_device_mapping";
+    pub const NETWORKING: &str = "networking";
+    pub const SPAWNING: &str = "spawning";
+    pub const IMAGE_SNAPSHOT: &str = "image_snapshot";
+    pub const IMAGE_SNAPSHOT_PENDING: &str = "image_snapshot_pending";
+    pub const IMAGE_PENDING_UPLOAD: &str = "image_pending_upload";
+    pub const IMAGE_UPLOADING: &str = "image_uploading";
+    pub const UPDATING_PASSWORD: &str = "updating_password";
+    pub const RESIZE_PREP: &str = "resize_prep";
+    pub const RESIZE_MIGRATING: &str = "resize_migrating";
+    pub const RESIZE_MIGRATED: &str = "resize_migrated";
+    pub const RESIZE_FINISH: &str = "resize_finish";
+    pub const RESIZE_REVERTING: &str = "resize_reverting";
+    pub const RESIZE_CONFIRMING: &str = "resize_confirming";
+    pub const REBOOTING: &str = "rebooting";
+    pub const REBOOT_PENDING: &str = "reboot_pending";
+    pub const REBOOT_STARTED: &str = "reboot_started";
+    pub const REBOOTING_HARD: &str = "rebooting_hard";
+    pub const REBOOT_PENDING_HARD: &str = "reboot_pending_hard";
+    pub const REBOOT_STARTED_HARD: &str = "reboot_started_hard";
+    pub const PAUSING: &str = "pausing";
+    pub const UNPAUSING: &str = "unpausing";
+    pub const SUSPENDING: &str = "suspending";
+    pub const RESUMING: &str = "resuming";
+    pub const POWERING_OFF: &str = "powering-off";
+    pub const POWERING_ON: &str = "powering-on";
+    pub const REBUILDING: &str = "rebuilding";
+    pub const REBUILD_BLOCK_DEVICE_MAPPING: &str = "rebuild_block_device_mapping";
+    pub const REBUILD_SPAWNING: &str = "rebuild_spawning";
+    pub const MIGRATING: &str = "migrating";
+    pub const DELETING: &str = "deleting";
+    pub const SHELVING: &str = "shelving";
+    pub const SHELVING_IMAGE_PENDING_UPLOAD: &str = "shelving_image_pending_upload";
+    pub const SHELVING_IMAGE_UPLOADING: &str = "shelving_image_uploading";
+    pub const SHELVING_OFFLOADING: &str = "shelving_offloading";
+}
+
+impl Action {
+    /// The `task_state` the controller sets before casting this action
+    /// (as Nova's API does), which the agent's closing `instance_update`
+    /// names as its `expected_task_state`. `None` for the attach/detach
+    /// hooks, which do not change the instance's states.
+    pub fn task_state(&self) -> Option<&'static str> {
+        use task_states::*;
+        Some(match self {
+            Action::Stop => POWERING_OFF,
+            Action::Start => POWERING_ON,
+            Action::Reboot { hard: false } => REBOOTING,
+            Action::Reboot { hard: true } => REBOOTING_HARD,
+            Action::Pause => PAUSING,
+            Action::Unpause => UNPAUSING,
+            Action::Suspend => SUSPENDING,
+            Action::Resume => RESUMING,
+            Action::Rebuild { .. } => REBUILDING,
+            Action::Resize { .. } => RESIZE_PREP,
+            Action::ConfirmResize => RESIZE_CONFIRMING,
+            Action::RevertResize { .. } => RESIZE_REVERTING,
+            Action::Snapshot { .. } => IMAGE_SNAPSHOT,
+            Action::Shelve { .. } => SHELVING,
+            Action::Terminate => DELETING,
+            Action::AttachVolume { .. }
+            | Action::DetachVolume { .. }
+            | Action::AttachInterface { .. }
+            | Action::DetachInterface { .. } => return None,
+        })
+    }
+
+    /// The instance-action event the agent reports for this action
+    /// (Nova's `wrap_instance_event` names: `compute_<method>`).
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            Action::Stop => "compute_stop_instance",
+            Action::Start => "compute_start_instance",
+            Action::Reboot { .. } => "compute_reboot_instance",
+            Action::Pause => "compute_pause_instance",
+            Action::Unpause => "compute_unpause_instance",
+            Action::Suspend => "compute_suspend_instance",
+            Action::Resume => "compute_resume_instance",
+            Action::Rebuild { .. } => "compute_rebuild_instance",
+            Action::Resize { .. } => "compute_finish_resize",
+            Action::ConfirmResize => "compute_confirm_resize",
+            Action::RevertResize { .. } => "compute_finish_revert_resize",
+            Action::Snapshot { .. } => "compute_snapshot_instance",
+            Action::Shelve { .. } => "compute_shelve_instance",
+            Action::Terminate => "compute_terminate_instance",
+            Action::AttachVolume { .. } => "compute_attach_volume",
+            Action::DetachVolume { .. } => "compute_detach_volume",
+            Action::AttachInterface { .. } => "compute_attach_interface",
+            Action::DetachInterface { .. } => "compute_detach_interface",
+        }
+    }
+}
+
+/// The event the agent reports for a successful or failed build.
+pub const BUILD_EVENT: &str = "compute__do_build_and_run_instance";
+
+impl ActionEvent {
+    pub fn success(event: &str) -> Self {
+        ActionEvent {
+            event: event.to_owned(),
+            result: "Success".to_owned(),
+            traceback: None,
+        }
+    }
+
+    pub fn error(event: &str, traceback: impl Into<String>) -> Self {
+        ActionEvent {
+            event: event.to_owned(),
+            result: "Error".to_owned(),
+            traceback: Some(traceback.into()),
+        }
+    }
+}
+
+/// Serde for `Option<Option<T>>` fields that must keep "absent" (`None`,
+/// no key) apart from "null" (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_keeps_unchanged_apart_from_cleared_on_the_wire() {
+        let mut u = InstanceUpdate::new("i", "h");
+        let back: InstanceUpdate = serde_json::from_value(serde_json::to_value(&u).unwrap()).unwrap();
+        assert_eq!(back.task_state, None);
+        assert_eq!(back.expected_task_state, None);
+
+        u.task_state = Some(None);
+        u.expected_task_state = Some(Some("spawning".to_owned()));
+        let wire = serde_json::to_value(&u).unwrap();
+        assert_eq!(wire["task_state"], Value::Null);
+        let back: InstanceUpdate = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, u);
+
+        u.task_state = Some(Some("x".to_owned()));
+        u.expected_task_state = Some(None);
+        let back: InstanceUpdate = serde_json::from_value(serde_json::to_value(&u).unwrap()).unwrap();
+        assert_eq!(back, u);
+    }
+
+    #[test]
+    fn actions_name_their_task_and_event() {
+        assert_eq!(Action::Stop.task_state(), Some("powering-off"));
+        assert_eq!(Action::Reboot { hard: true }.task_state(), Some("rebooting_hard"));
+        assert_eq!(Action::DetachInterface { port_id: "p".into() }.task_state(), None);
+        assert_eq!(Action::Terminate.event_name(), "compute_terminate_instance");
+    }
 }

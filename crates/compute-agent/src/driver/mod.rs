@@ -1,0 +1,150 @@
+//! The hypervisor driver interface (Nova's `ComputeDriver`) and its
+//! drivers, one module each: [`fake`] (an in-memory hypervisor for tests
+//! and scale runs). The QEMU driver comes in a later issue.
+//!
+//! A driver knows instances by uuid and nothing of the controller's
+//! `vm_state`/`task_state`: it answers what the hypervisor has (power
+//! states, resources) and performs operations. The agent turns outcomes
+//! into state updates. OS commands, if a driver needs any, stay inside its
+//! module.
+
+pub mod fake;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::rpc::{FlavorSpec, HostResources, InstanceSpec, PowerState, RequestContext};
+
+pub use fake::FakeDriver;
+
+/// What can go wrong in a driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The hypervisor has no instance with this uuid.
+    #[error("instance {0} could not be found on this hypervisor")]
+    NotFound(String),
+    /// The instance exists but is not in a state that allows `operation`
+    /// (e.g. unpause of a running instance).
+    #[error("instance {uuid} is in power state {state:?}; cannot {operation}")]
+    InvalidState {
+        uuid: String,
+        state: PowerState,
+        operation: String,
+    },
+    /// The operation failed (the hypervisor said no, an upload failed, …).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl DriverError {
+    /// Nova's exception class name for this error, used as the fault
+    /// message prefix and the bus error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DriverError::NotFound(_) => "InstanceNotFound",
+            DriverError::InvalidState { .. } => "InstanceInvalidState",
+            DriverError::Failed(_) => "HypervisorError",
+        }
+    }
+}
+
+/// One instance as `list_instances` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriverInstance {
+    pub uuid: String,
+    pub power_state: PowerState,
+}
+
+/// What the hypervisor knows of one instance (Nova's `InstanceInfo`, plus
+/// what the agent needs to finish interrupted operations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    pub uuid: String,
+    /// The hypervisor-side name (`instance-0000002a`).
+    pub name: String,
+    pub power_state: PowerState,
+    /// The flavor the instance runs with now.
+    pub flavor: FlavorSpec,
+    /// Set between a resize and its confirmation or revert.
+    pub old_flavor: Option<FlavorSpec>,
+    pub image_id: Option<String>,
+    /// Attached volume ids.
+    pub volumes: Vec<String>,
+    /// Plugged port ids.
+    pub interfaces: Vec<String>,
+}
+
+/// A hypervisor driver. Every method is per instance uuid; methods on an
+/// unknown uuid return [`DriverError::NotFound`].
+#[async_trait::async_trait]
+pub trait Driver: Send + Sync + 'static {
+    /// The driver's name (`fake`, `qemu`), for logs and `hypervisor_type`.
+    fn name(&self) -> &'static str;
+
+    /// The host's resources, for the heartbeat and placement inventories.
+    async fn host_resources(&self) -> Result<HostResources, DriverError>;
+
+    /// Every instance the hypervisor has, whatever its power state.
+    async fn list_instances(&self) -> Result<Vec<DriverInstance>, DriverError>;
+
+    async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, DriverError>;
+
+    /// Create and boot the instance (ends `Running`).
+    async fn spawn(&self, ctx: &RequestContext, spec: &InstanceSpec) -> Result<(), DriverError>;
+
+    /// Power off and remove the instance and its local disks.
+    async fn destroy(&self, uuid: &str) -> Result<(), DriverError>;
+
+    /// Soft reboot needs a running guest; hard reboot works from any
+    /// state. Both end `Running`.
+    async fn reboot(&self, uuid: &str, hard: bool) -> Result<(), DriverError>;
+
+    /// Ends `Shutdown`; already off is not an error.
+    async fn power_off(&self, uuid: &str) -> Result<(), DriverError>;
+
+    /// Ends `Running`; already running is not an error.
+    async fn power_on(&self, uuid: &str) -> Result<(), DriverError>;
+
+    async fn pause(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn unpause(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn suspend(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn resume(&self, uuid: &str) -> Result<(), DriverError>;
+
+    /// Re-create the instance's root disk from `spec.image` and boot it;
+    /// an instance that was shut down stays shut down.
+    async fn rebuild(&self, ctx: &RequestContext, spec: &InstanceSpec) -> Result<(), DriverError>;
+
+    /// Resize to `spec.flavor`, keeping `old_flavor` until
+    /// [`Driver::confirm_resize`] or [`Driver::revert_resize`]. The power
+    /// state is kept.
+    async fn resize(&self, spec: &InstanceSpec, old_flavor: &FlavorSpec) -> Result<(), DriverError>;
+
+    /// Drop what a revert would need.
+    async fn confirm_resize(&self, uuid: &str) -> Result<(), DriverError>;
+
+    /// Back to `old_flavor`.
+    async fn revert_resize(&self, uuid: &str, old_flavor: &FlavorSpec) -> Result<(), DriverError>;
+
+    /// Snapshot the root disk and upload it with `PUT upload_url` (the
+    /// image service's `/v2/images/{id}/file`) using `ctx.token`. Returns
+    /// the number of bytes uploaded.
+    async fn snapshot(&self, ctx: &RequestContext, uuid: &str, upload_url: &str) -> Result<u64, DriverError>;
+
+    /// The guest's serial console log.
+    async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
+
+    async fn attach_volume(
+        &self,
+        uuid: &str,
+        volume_id: &str,
+        connection_info: &Value,
+        mountpoint: &str,
+    ) -> Result<(), DriverError>;
+
+    async fn detach_volume(&self, uuid: &str, volume_id: &str, mountpoint: &str) -> Result<(), DriverError>;
+
+    /// Plug `port` (a Neutron port body with at least an `id`).
+    async fn attach_interface(&self, uuid: &str, port: &Value) -> Result<(), DriverError>;
+
+    async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), DriverError>;
+}

@@ -1,0 +1,430 @@
+//! The compute manager (Nova's `ComputeManager`): turns builds and
+//! instance actions into driver calls, and their outcomes into the
+//! `vm_state`/`task_state`/`power_state` updates Nova would make.
+//!
+//! Operations on one instance run one at a time (Nova's per-instance
+//! lock); operations on different instances run concurrently.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bus::Bus;
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::agent::AgentConfig;
+use crate::driver::{Driver, DriverError};
+use crate::rpc::{
+    self, Action, ActionEvent, ActionRequest, BuildFailed, BuildRequest, ConsoleRequest, Fault, HostReport,
+    InstanceUpdate, PowerState, RequestContext, task_states, vm_states,
+};
+
+pub(crate) struct Manager {
+    pub(crate) config: AgentConfig,
+    pub(crate) bus: Bus,
+    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) stopped: AtomicBool,
+    /// Set once the start-up reconciliation is done.
+    pub(crate) reconciled: tokio::sync::watch::Sender<bool>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Instances the controller has sent work for since start: the
+    /// reconciliation leaves them alone (its view may predate the work).
+    touched: Mutex<HashSet<String>>,
+    /// Instances terminated since start: a build that arrives late for
+    /// one of them is not run.
+    terminated: Mutex<HashSet<String>>,
+    work: Mutex<JoinSet<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Nova's fault code for a driver error.
+fn fault(e: &DriverError) -> Fault {
+    let code = match e {
+        DriverError::NotFound(_) => 404,
+        DriverError::InvalidState { .. } => 409,
+        DriverError::Failed(_) => 500,
+    };
+    Fault {
+        code,
+        message: e.to_string(),
+        details: Some(format!("{}: {e}", e.kind())),
+    }
+}
+
+/// `vm_state` that matches a power state after an operation that leaves
+/// the instance usable (rebuild, confirm/revert resize).
+pub(crate) fn settled_vm_state(power: PowerState) -> &'static str {
+    match power {
+        PowerState::Shutdown | PowerState::Crashed | PowerState::NoState => vm_states::STOPPED,
+        PowerState::Paused => vm_states::PAUSED,
+        PowerState::Suspended => vm_states::SUSPENDED,
+        PowerState::Running => vm_states::ACTIVE,
+    }
+}
+
+/// The last `length` lines of `text` (all of them when `None`).
+pub(crate) fn tail(text: &str, length: Option<u64>) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let keep = match length {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(lines.len()),
+        None => lines.len(),
+    };
+    let mut out = lines[lines.len() - keep..].join("\n");
+    if keep > 0 {
+        out.push('\n');
+    }
+    out
+}
+
+impl Manager {
+    pub(crate) fn new(config: AgentConfig, bus: Bus, driver: Arc<dyn Driver>) -> Manager {
+        Manager {
+            config,
+            bus,
+            driver,
+            stopped: AtomicBool::new(false),
+            reconciled: tokio::sync::watch::channel(false).0,
+            locks: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashSet::new()),
+            terminated: Mutex::new(HashSet::new()),
+            work: Mutex::new(JoinSet::new()),
+        }
+    }
+
+    /// Casts to the conductor, unless the agent was stopped (a killed
+    /// agent says nothing more).
+    pub(crate) async fn cast<T: Serialize>(&self, method: &str, args: &T) {
+        if self.stopped.load(Ordering::SeqCst) {
+            tracing::debug!(method, "agent stopped; not casting");
+            return;
+        }
+        if let Err(e) = self.bus.cast(rpc::CONDUCTOR_TOPIC, method, args).await {
+            tracing::error!(method, error = %e, "cast to the conductor failed");
+        }
+    }
+
+    pub(crate) async fn update(&self, update: InstanceUpdate) {
+        tracing::info!(
+            vm_state = ?update.vm_state,
+            task_state = ?update.task_state,
+            power_state = ?update.power_state,
+            deleted = update.deleted,
+            "instance_update"
+        );
+        self.cast("instance_update", &update).await;
+    }
+
+    pub(crate) fn new_update(&self, uuid: &str) -> InstanceUpdate {
+        InstanceUpdate::new(uuid, &self.config.host)
+    }
+
+    pub(crate) fn was_touched(&self, uuid: &str) -> bool {
+        lock(&self.touched).contains(uuid)
+    }
+
+    pub(crate) async fn lock_instance(&self, uuid: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = lock(&self.locks).entry(uuid.to_owned()).or_default().clone();
+        m.lock_owned().await
+    }
+
+    fn spawn_work(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut work = lock(&self.work);
+        while let Some(done) = work.try_join_next() {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "compute agent operation panicked");
+            }
+        }
+        work.spawn(fut);
+    }
+
+    pub(crate) fn abort_work(&self) {
+        lock(&self.work).abort_all();
+    }
+
+    pub(crate) async fn host_report(&self) -> Result<HostReport, DriverError> {
+        let resources = self.driver.host_resources().await?;
+        let instances = self
+            .driver
+            .list_instances()
+            .await?
+            .into_iter()
+            .map(|i| i.uuid)
+            .collect();
+        Ok(HostReport {
+            host: self.config.host.clone(),
+            binary: "nova-compute".to_owned(),
+            availability_zone: self.config.availability_zone.clone(),
+            resources,
+            instances,
+            version: self.config.version.clone(),
+        })
+    }
+
+    pub(crate) async fn console_output(&self, req: &ConsoleRequest) -> Result<String, DriverError> {
+        let text = self.driver.console_output(&req.instance_uuid).await?;
+        Ok(tail(&text, req.length))
+    }
+
+    /// The driver's power state of an instance; `NoState` when it has
+    /// none (Nova's `_get_power_state`).
+    pub(crate) async fn power_state(&self, uuid: &str) -> PowerState {
+        match self.driver.get_info(uuid).await {
+            Ok(info) => info.power_state,
+            Err(_) => PowerState::NoState,
+        }
+    }
+
+    // ----- build -----------------------------------------------------
+
+    pub(crate) fn submit_build(self: &Arc<Self>, req: BuildRequest) {
+        let uuid = req.instance.uuid.clone();
+        lock(&self.touched).insert(uuid.clone());
+        let span =
+            tracing::info_span!("build", instance = %uuid, request_id = %req.context.request_id, attempt = req.attempt);
+        let me = self.clone();
+        self.spawn_work(async move { me.build(req).await }.instrument(span));
+    }
+
+    async fn build(&self, req: BuildRequest) {
+        let uuid = req.instance.uuid.clone();
+        let _guard = self.lock_instance(&uuid).await;
+        if lock(&self.terminated).contains(&uuid) {
+            tracing::info!("instance was deleted before its build ran; not building");
+            return;
+        }
+        tracing::info!(flavor = %req.instance.flavor.name, "building instance");
+        let mut u = self.new_update(&uuid);
+        u.vm_state = Some(vm_states::BUILDING.to_owned());
+        u.task_state = Some(Some(task_states::SPAWNING.to_owned()));
+        u.expected_task_state = Some(Some(task_states::SCHEDULING.to_owned()));
+        self.update(u).await;
+
+        match self.driver.spawn(&req.context, &req.instance).await {
+            Ok(()) => {
+                tracing::info!("instance spawned");
+                let mut u = self.new_update(&uuid);
+                u.vm_state = Some(vm_states::ACTIVE.to_owned());
+                u.task_state = Some(None);
+                u.power_state = Some(self.power_state(&uuid).await);
+                u.expected_task_state = Some(Some(task_states::SPAWNING.to_owned()));
+                u.event = Some(ActionEvent::success(rpc::BUILD_EVENT));
+                self.update(u).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "build failed; asking to re-schedule");
+                // Nova cleans up what a failed spawn left on the host
+                // before re-scheduling.
+                if self.driver.get_info(&uuid).await.is_ok()
+                    && let Err(e) = self.driver.destroy(&uuid).await
+                {
+                    tracing::error!(error = %e, "cannot clean up after the failed build");
+                }
+                let failed = BuildFailed {
+                    instance_uuid: uuid.clone(),
+                    host: self.config.host.clone(),
+                    attempt: req.attempt,
+                    reason: format!("{}: {e}", e.kind()),
+                    retryable: true,
+                };
+                self.cast("build_failed", &failed).await;
+            }
+        }
+    }
+
+    // ----- actions ---------------------------------------------------
+
+    pub(crate) fn submit_action(self: &Arc<Self>, req: ActionRequest) {
+        let uuid = req.instance_uuid.clone();
+        lock(&self.touched).insert(uuid.clone());
+        let span = tracing::info_span!("action", instance = %uuid, request_id = %req.context.request_id,
+            event = req.action.event_name());
+        let me = self.clone();
+        self.spawn_work(
+            async move {
+                let _guard = me.lock_instance(&req.instance_uuid).await;
+                let expected = req.action.task_state().map(|t| Some(t.to_owned()));
+                me.perform(&req.context, &req.instance_uuid, &req.action, expected)
+                    .await;
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Runs `action` on the instance (its lock held by the caller) and
+    /// casts the resulting update, which applies only if the instance's
+    /// task is still `expected` (when given).
+    pub(crate) async fn perform(
+        &self,
+        ctx: &RequestContext,
+        uuid: &str,
+        action: &Action,
+        expected: Option<Option<String>>,
+    ) {
+        tracing::info!("running {}", action.event_name());
+        let event = action.event_name();
+        let outcome = self.run(ctx, uuid, action).await;
+        let power = self.power_state(uuid).await;
+        let mut u = self.new_update(uuid);
+        u.expected_task_state = expected;
+        u.power_state = Some(power);
+        match outcome {
+            Ok(()) => {
+                tracing::info!(power_state = ?power, "{event} done");
+                u.event = Some(ActionEvent::success(event));
+                if action.task_state().is_some() {
+                    u.task_state = Some(None);
+                }
+                match action {
+                    Action::Stop => u.vm_state = Some(vm_states::STOPPED.to_owned()),
+                    Action::Start | Action::Reboot { .. } | Action::Unpause | Action::Resume => {
+                        u.vm_state = Some(vm_states::ACTIVE.to_owned())
+                    }
+                    Action::Pause => u.vm_state = Some(vm_states::PAUSED.to_owned()),
+                    Action::Suspend => u.vm_state = Some(vm_states::SUSPENDED.to_owned()),
+                    Action::Rebuild { .. } | Action::ConfirmResize => {
+                        u.vm_state = Some(settled_vm_state(power).to_owned())
+                    }
+                    Action::Resize { instance, .. } => {
+                        u.vm_state = Some(vm_states::RESIZED.to_owned());
+                        u.flavor = Some(instance.flavor.clone());
+                    }
+                    Action::RevertResize { old_flavor } => {
+                        u.vm_state = Some(settled_vm_state(power).to_owned());
+                        u.flavor = Some(old_flavor.clone());
+                    }
+                    Action::Shelve { .. } => u.vm_state = Some(vm_states::SHELVED_OFFLOADED.to_owned()),
+                    Action::Terminate => {
+                        u.vm_state = Some(vm_states::DELETED.to_owned());
+                        u.deleted = true;
+                    }
+                    Action::Snapshot { .. }
+                    | Action::AttachVolume { .. }
+                    | Action::DetachVolume { .. }
+                    | Action::AttachInterface { .. }
+                    | Action::DetachInterface { .. } => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, power_state = ?power, "{event} failed");
+                u.event = Some(ActionEvent::error(event, format!("{}: {e}", e.kind())));
+                u.fault = Some(fault(&e));
+                if action.task_state().is_some() {
+                    u.task_state = Some(None);
+                }
+                // Nova errors the instance when a failure may have left it
+                // half-changed (rebuild, resize and its confirm/revert,
+                // terminate, a reboot that left it not running); otherwise
+                // it only reverts the task and records the fault.
+                let error_out = match action {
+                    Action::Reboot { .. } => power != PowerState::Running,
+                    Action::Rebuild { .. }
+                    | Action::Resize { .. }
+                    | Action::ConfirmResize
+                    | Action::RevertResize { .. }
+                    | Action::Terminate => true,
+                    _ => false,
+                };
+                if error_out {
+                    u.vm_state = Some(vm_states::ERROR.to_owned());
+                }
+            }
+        }
+        self.update(u).await;
+    }
+
+    async fn run(&self, ctx: &RequestContext, uuid: &str, action: &Action) -> Result<(), DriverError> {
+        let d = &self.driver;
+        match action {
+            Action::Stop => d.power_off(uuid).await,
+            Action::Start => d.power_on(uuid).await,
+            Action::Reboot { hard } => d.reboot(uuid, *hard).await,
+            Action::Pause => d.pause(uuid).await,
+            Action::Unpause => d.unpause(uuid).await,
+            Action::Suspend => d.suspend(uuid).await,
+            Action::Resume => d.resume(uuid).await,
+            Action::Rebuild { instance } => {
+                check_uuid(uuid, &instance.uuid)?;
+                d.rebuild(ctx, instance).await
+            }
+            Action::Resize { instance, old_flavor } => {
+                check_uuid(uuid, &instance.uuid)?;
+                d.resize(instance, old_flavor).await
+            }
+            Action::ConfirmResize => d.confirm_resize(uuid).await,
+            Action::RevertResize { old_flavor } => d.revert_resize(uuid, old_flavor).await,
+            Action::Snapshot { upload_url, image_id } => {
+                let bytes = d.snapshot(ctx, uuid, upload_url).await?;
+                tracing::info!(image_id = %image_id, bytes, "snapshot uploaded");
+                Ok(())
+            }
+            Action::Shelve { snapshot } => {
+                match snapshot.as_deref() {
+                    Some(Action::Snapshot { image_id, upload_url }) => {
+                        let bytes = d.snapshot(ctx, uuid, upload_url).await?;
+                        tracing::info!(image_id = %image_id, bytes, "shelve snapshot uploaded");
+                    }
+                    Some(other) => {
+                        return Err(DriverError::Failed(format!(
+                            "shelve can only snapshot, not {}",
+                            other.event_name()
+                        )));
+                    }
+                    None => {}
+                }
+                d.power_off(uuid).await?;
+                d.destroy(uuid).await
+            }
+            Action::Terminate => {
+                lock(&self.terminated).insert(uuid.to_owned());
+                match d.destroy(uuid).await {
+                    // Already gone from the hypervisor: the delete is done.
+                    Ok(()) | Err(DriverError::NotFound(_)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Action::AttachVolume {
+                volume_id,
+                connection_info,
+                mountpoint,
+            } => d.attach_volume(uuid, volume_id, connection_info, mountpoint).await,
+            Action::DetachVolume { volume_id, mountpoint } => d.detach_volume(uuid, volume_id, mountpoint).await,
+            Action::AttachInterface { port } => d.attach_interface(uuid, port).await,
+            Action::DetachInterface { port_id } => d.detach_interface(uuid, port_id).await,
+        }
+    }
+}
+
+fn check_uuid(target: &str, spec: &str) -> Result<(), DriverError> {
+    if target != spec {
+        return Err(DriverError::Failed(format!(
+            "the request is for instance {target} but carries the spec of {spec}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let text = "a\nb\nc\n";
+        assert_eq!(tail(text, None), "a\nb\nc\n");
+        assert_eq!(tail(text, Some(2)), "b\nc\n");
+        assert_eq!(tail(text, Some(10)), "a\nb\nc\n");
+        assert_eq!(tail(text, Some(0)), "");
+        assert_eq!(tail("", Some(3)), "");
+    }
+}
