@@ -20,6 +20,7 @@
 //! `{"result"}` or `{"error": {"kind", "message"}}`, so a handler's error
 //! reaches the caller as [`BusError::Remote`] with its kind intact.
 
+pub mod amqp;
 mod inproc;
 
 use std::sync::Arc;
@@ -154,7 +155,11 @@ impl Bus {
         if transport_url == "inproc://" || transport_url.is_empty() {
             return Ok(Bus::in_process());
         }
-        Err(BusError::BadUrl(transport_url.to_owned()))
+        if transport_url.starts_with("rabbit://") {
+            let transport = amqp::Amqp::connect(transport_url, amqp::AmqpOptions::default()).await?;
+            return Ok(Bus::with_transport(Arc::new(transport)));
+        }
+        Err(BusError::BadUrl(amqp::redact(transport_url)))
     }
 
     /// Wraps a backend (used by the AMQP backend's constructor and tests).
