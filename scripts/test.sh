@@ -11,8 +11,9 @@
 #                apt and the venv unless --no-deps; no databases)
 #   --only rust  only the databases, fmt, clippy and cargo test
 # Environment: OXI_CONFORMANCE (default <repo>/../shared/conformance),
-#   VENV (default $HOME/.venvs/osconf); cargo tests get OXISTACK_TEST_POSTGRES
-#   and OXISTACK_TEST_MYSQL (a database that cannot be started fails the run).
+#   VENV (default $HOME/.venvs/osconf); cargo tests get OXISTACK_TEST_POSTGRES,
+#   OXISTACK_TEST_MYSQL and OXISTACK_TEST_RABBIT (a database or broker that
+#   cannot be started fails the run).
 # Logs: target/test-logs/<step>.log (e2e: target/test-logs/e2e/). The last line
 # is "N passed, N failed" (steps; each e2e suite counts as one).
 # shellcheck disable=SC2317  # (the step functions are called through step)
@@ -160,8 +161,11 @@ if [ "$ONLY" != e2e ]; then
     if [ "$STEP_RC" = 0 ]; then
         export OXISTACK_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/oxistack_test
         export OXISTACK_TEST_MYSQL=mysql://root@127.0.0.1:3306/oxistack_test
+        export OXISTACK_TEST_RABBIT=rabbit://guest:guest@127.0.0.1:5672/
+        # the bus tests may stop and start the broker (nothing else runs then)
+        export OXISTACK_TEST_RABBIT_RESTART=1
     else
-        echo "   (the PostgreSQL/MariaDB tests will be skipped; this run fails)"
+        echo "   (the PostgreSQL/MariaDB/RabbitMQ tests will be skipped; this run fails)"
     fi
 fi
 if [ "$NO_DEPS" = 0 ] && want e2e; then

@@ -128,3 +128,8 @@ impl Image {
         self.config.public_url.trim_end_matches('/')
     }
 }
+
+/// Applies this service's database migrations (`oxistack manage db-sync`).
+pub async fn migrate(db: &store::Db) -> Result<(), store::StoreError> {
+    db::migrate(db).await
+}

@@ -151,3 +151,8 @@ impl ObjectStorage {
         Ok(n)
     }
 }
+
+/// Applies this service's database migrations (`oxistack manage db-sync`).
+pub async fn migrate(db: &store::Db) -> Result<(), store::StoreError> {
+    db::migrate(db).await
+}

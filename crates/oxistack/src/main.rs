@@ -3,6 +3,8 @@
 //! - `oxistack up` — every service of the cloud in one process on embedded
 //!   defaults (SQLite in a data directory), bootstrapped on first start, with
 //!   a `clouds.yaml` and an `openrc` written for the `openstack` CLI;
+//! - `oxistack serve --config FILE --roles controller|compute` — one node
+//!   of a scale-out cloud (PostgreSQL or MariaDB, RabbitMQ);
 //! - `oxistack manage …` — the operator's one-off jobs (`db-sync`,
 //!   `fernet-setup`, `fernet-rotate`), as `keystone-manage` has them.
 //!
@@ -10,6 +12,7 @@
 //! constructor and a router, and this file decides which run, on which port,
 //! against which database.
 
+mod serve;
 mod up;
 
 use std::path::PathBuf;
@@ -30,6 +33,9 @@ struct Cli {
 enum Command {
     /// Run the all-in-one cloud on embedded defaults.
     Up(up::UpArgs),
+    /// Run this node's roles (controller, compute) of a scale-out cloud,
+    /// configured by an INI file: PostgreSQL or MariaDB, RabbitMQ.
+    Serve(serve::ServeArgs),
     /// Operator jobs: database migrations, Fernet keys.
     Manage {
         #[command(subcommand)]
@@ -39,7 +45,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ManageJob {
-    /// Apply the database migrations of every service.
+    /// Apply the database migrations of every service (each its own SQLite
+    /// file, or all in `--database`).
     DbSync {
         #[arg(long, env = "OXISTACK_DATA_DIR")]
         data_dir: Option<PathBuf>,
@@ -84,6 +91,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Manage { job } => manage(job).await,
         }
     })
@@ -93,9 +101,11 @@ async fn manage(job: ManageJob) -> anyhow::Result<()> {
     match job {
         ManageJob::DbSync { data_dir, database } => {
             let dir = up::data_dir(data_dir)?;
-            let db = store::Db::connect(&up::database_url(&dir, database.as_deref(), "identity")).await?;
-            identity::db::migrate(&db).await?;
-            println!("identity: database up to date");
+            for service in up::DATABASES {
+                let db = store::Db::connect(&up::database_url(&dir, database.as_deref(), service)).await?;
+                up::migrate(service, &db).await?;
+                println!("{service}: database up to date");
+            }
         }
         ManageJob::FernetSetup { data_dir } => {
             let dir = up::data_dir(data_dir)?;

@@ -69,6 +69,20 @@ pub fn database_url(dir: &Path, database: Option<&str>, service: &str) -> String
     }
 }
 
+/// The services that keep a database, by the name of its SQLite file.
+pub const DATABASES: &[&str] = &["identity", "image", "object-storage"];
+
+/// Applies the migrations of `service` (one of [`DATABASES`]).
+pub async fn migrate(service: &str, db: &store::Db) -> anyhow::Result<()> {
+    match service {
+        "identity" => identity::db::migrate(db).await?,
+        "image" => image::migrate(db).await?,
+        "object-storage" => object_storage::migrate(db).await?,
+        other => anyhow::bail!("no service {other} keeps a database"),
+    }
+    Ok(())
+}
+
 /// The password given, or the one kept from an earlier start, or a new one.
 fn admin_password(dir: &Path, given: Option<String>) -> anyhow::Result<(String, bool)> {
     let file = dir.join("admin-password");
@@ -138,7 +152,7 @@ fn write_client_config(dir: &Path, auth_url: &str, password: &str) -> anyhow::Re
     Ok((clouds, openrc))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -178,6 +192,10 @@ pub struct Site {
     pub database: Option<String>,
     pub region: String,
     pub identity: identity::Identity,
+    /// The message bus between the services and their agents.
+    pub bus: bus::Bus,
+    /// A compute service silent this long is `down`.
+    pub service_down_time: Duration,
 }
 
 impl Site {
@@ -210,14 +228,68 @@ pub struct Served {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let dir = data_dir(args.data_dir)?;
+    let host = crate::serve::hostname()?;
+    run_controller(Controller {
+        dir,
+        bind: args.bind,
+        public_host: None,
+        port_offset: args.port_offset,
+        database: args.database,
+        admin_password: args.admin_password,
+        password_hash_rounds: args.password_hash_rounds,
+        identity_policy_file: args.identity_policy_file,
+        image_store_dir: args.image_store_dir,
+        image_conversion_format: args.image_conversion_format,
+        bus: bus::Bus::in_process(),
+        service_down_time: compute_agent::rpc::SERVICE_DOWN_TIME,
+        local_compute: Some(LocalCompute {
+            host,
+            report_interval: compute_agent::rpc::REPORT_INTERVAL,
+        }),
+    })
+    .await
+}
+
+/// What a controller runs with: `oxistack up` fills it from its flags (an
+/// in-process bus, a compute agent in the same process), `oxistack serve`
+/// from its configuration file.
+pub struct Controller {
+    pub dir: PathBuf,
+    pub bind: String,
+    /// The host put in the catalog; default: the bind address (or
+    /// 127.0.0.1 when binding every address).
+    pub public_host: Option<String>,
+    pub port_offset: u16,
+    pub database: Option<String>,
+    pub admin_password: Option<String>,
+    pub password_hash_rounds: u32,
+    pub identity_policy_file: Option<PathBuf>,
+    pub image_store_dir: Option<PathBuf>,
+    pub image_conversion_format: Option<String>,
+    pub bus: bus::Bus,
+    /// A compute service silent this long is `down`.
+    pub service_down_time: Duration,
+    /// A compute agent to run in this process too.
+    pub local_compute: Option<LocalCompute>,
+}
+
+/// The compute agent of an all-in-one node.
+pub struct LocalCompute {
+    pub host: String,
+    pub report_interval: Duration,
+}
+
+/// Serves every API of the cloud until SIGTERM or Ctrl-C.
+pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
+    let dir = args.dir;
     let (password, generated) = admin_password(&dir, args.admin_password)?;
     let identity_port = IDENTITY_PORT
         .checked_add(args.port_offset)
         .context("--port-offset too large")?;
-    let public_host = if args.bind == "0.0.0.0" || args.bind == "::" {
-        "127.0.0.1".to_owned()
-    } else {
-        args.bind.clone()
+    let public_host = match args.public_host {
+        Some(h) => h,
+        None if args.bind == "0.0.0.0" || args.bind == "::" => "127.0.0.1".to_owned(),
+        None => args.bind.clone(),
     };
     let identity_url = format!("http://{public_host}:{identity_port}");
 
@@ -244,6 +316,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         database: args.database.clone(),
         region: "RegionOne".into(),
         identity: identity.clone(),
+        bus: args.bus.clone(),
+        service_down_time: args.service_down_time,
     };
     // Every service of the cloud: identity first, then one line each.
     let services = vec![
@@ -260,6 +334,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         )
         .await?,
     ];
+    let _agent = match &args.local_compute {
+        Some(local) => Some(local_agent(&site, local).await?),
+        None => None,
+    };
 
     let mut listeners = Vec::new();
     for s in services {
@@ -303,6 +381,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A compute agent in this process, on the fake driver, its guests kept
+/// in the data directory so a restart reconciles them.
+async fn local_agent(site: &Site, local: &LocalCompute) -> anyhow::Result<compute_agent::Agent> {
+    let state = site.dir.join("compute");
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let driver = compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
+        .context("opening the fake driver's state")?
+        .with_node(local.host.clone());
+    let mut config = compute_agent::AgentConfig::new(local.host.clone());
+    config.report_interval = local.report_interval;
+    compute_agent::Agent::start(config, site.bus.clone(), std::sync::Arc::new(driver))
+        .await
+        .context("starting the compute agent")
 }
 
 /// Object storage (Swift proxy and servers, one device under the data

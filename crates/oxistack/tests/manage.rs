@@ -1,0 +1,28 @@
+//! `oxistack manage` as an operator runs it.
+
+use std::process::Command;
+
+fn oxistack(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_oxistack"))
+        .args(args)
+        .output()
+        .expect("run oxistack")
+}
+
+#[test]
+fn db_sync_creates_every_services_database_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    for _ in 0..2 {
+        let out = oxistack(&["manage", "db-sync", "--data-dir", data]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8_lossy(&out.stdout);
+        for service in ["identity", "image", "object-storage"] {
+            assert!(said.contains(&format!("{service}: database up to date")), "{said}");
+            assert!(
+                dir.path().join(format!("{service}.db")).is_file(),
+                "{service}.db missing"
+            );
+        }
+    }
+}
