@@ -28,6 +28,10 @@ pub enum FaultStyle {
     Glance,
     /// Swift: a short plain-text or HTML body
     Swift,
+    /// Placement (API-WG errors guideline): `{"errors": [{"status", "title",
+    /// "detail", "code", "request_id"}]}`; `code` is [`ApiError::kind`] or
+    /// `placement.undefined_code`.
+    Placement,
 }
 
 /// An error on its way to the client: a status, a message a user can act on,
@@ -36,7 +40,8 @@ pub enum FaultStyle {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    /// Neutron's `type` (e.g. `NetworkNotFound`); other styles ignore it.
+    /// Neutron's `type` (e.g. `NetworkNotFound`), Placement's `code`
+    /// (e.g. `placement.concurrent_update`); other styles ignore it.
     pub kind: Option<&'static str>,
     /// Extra response headers (e.g. `WWW-Authenticate` on 401).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
@@ -120,6 +125,7 @@ impl IntoResponse for ApiError {
 
 /// Middleware that renders every error response in `style`.
 pub async fn render_faults(style: FaultStyle, req: Request, next: Next) -> Response {
+    let request_id = req.extensions().get::<crate::RequestId>().map(|r| r.0.clone());
     let resp = next.run(req).await;
     let status = resp.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -146,7 +152,10 @@ pub async fn render_faults(style: FaultStyle, req: Request, next: Next) -> Respo
     if parts.method_is_head() {
         return Response::from_parts(parts, Body::empty());
     }
-    let (content_type, bytes) = render(style, &err);
+    let (content_type, bytes) = match style {
+        FaultStyle::Placement => render_placement(&err, request_id.as_deref()),
+        _ => render(style, &err),
+    };
     parts
         .headers
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -209,6 +218,7 @@ pub fn render(style: FaultStyle, err: &ApiError) -> (&'static str, Vec<u8>) {
             "detail": ""
         }}),
         FaultStyle::Glance => json!({"code": format!("{code} {title}"), "title": title, "message": err.message}),
+        FaultStyle::Placement => return render_placement(err, None),
         FaultStyle::Swift => {
             return (
                 "text/html; charset=UTF-8",
@@ -217,6 +227,23 @@ pub fn render(style: FaultStyle, err: &ApiError) -> (&'static str, Vec<u8>) {
         }
     };
     ("application/json", serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Renders `err` as Placement spells faults, with the request id when known.
+pub fn render_placement(err: &ApiError, request_id: Option<&str>) -> (&'static str, Vec<u8>) {
+    let mut e = json!({
+        "status": err.status.as_u16(),
+        "title": err.status.canonical_reason().unwrap_or("Error"),
+        "detail": err.message,
+        "code": err.kind.unwrap_or("placement.undefined_code"),
+    });
+    if let Some(id) = request_id {
+        e["request_id"] = json!(id);
+    }
+    (
+        "application/json",
+        serde_json::to_vec(&json!({"errors": [e]})).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -244,5 +271,19 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["NeutronError"]["type"], "NetworkNotFound");
+    }
+
+    #[test]
+    fn placement_fault_shape() {
+        let err = ApiError::conflict("generation").with_kind("placement.concurrent_update");
+        let (_, body) = render_placement(&err, Some("req-1"));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errors"][0]["status"], 409);
+        assert_eq!(v["errors"][0]["title"], "Conflict");
+        assert_eq!(v["errors"][0]["code"], "placement.concurrent_update");
+        assert_eq!(v["errors"][0]["request_id"], "req-1");
+        let (_, body) = render(FaultStyle::Placement, &ApiError::not_found("x"));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errors"][0]["code"], "placement.undefined_code");
     }
 }
