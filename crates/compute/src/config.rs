@@ -38,6 +38,16 @@ pub struct ComputeConfig {
     /// `[DEFAULT] reclaim_instance_interval` in seconds; 0 = delete at once
     /// (no soft delete, no restore).
     pub reclaim_instance_interval: u64,
+    /// `[DEFAULT] service_down_time`: a service whose last report is older
+    /// is `down` (Nova: 60 s).
+    pub service_down_time: std::time::Duration,
+    /// `[DEFAULT] host` of the controller: where `nova-scheduler` and
+    /// `nova-conductor` are shown in `os-services`.
+    pub controller_host: String,
+    /// `[filter_scheduler] ram_weight_multiplier` (1.0: spread).
+    pub ram_weight_multiplier: f64,
+    /// `[filter_scheduler] cpu_weight_multiplier` (1.0: spread).
+    pub cpu_weight_multiplier: f64,
 }
 
 impl ComputeConfig {
@@ -58,6 +68,10 @@ impl ComputeConfig {
             default_availability_zone: "nova".into(),
             max_attempts: 3,
             reclaim_instance_interval: 0,
+            service_down_time: std::time::Duration::from_secs(60),
+            controller_host: "controller".into(),
+            ram_weight_multiplier: 1.0,
+            cpu_weight_multiplier: 1.0,
         }
     }
 }

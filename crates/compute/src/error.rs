@@ -23,7 +23,7 @@ pub enum ComputeError {
     /// Placement, image or an agent failed or did not answer.
     #[error("{0}")]
     Upstream(String),
-    #[error("storage failed")]
+    #[error("storage failed: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),

@@ -12,18 +12,49 @@
 //! - `api/` — the route table ([`Compute::router`]), [`microversion`]
 //!   negotiation, and one file per resource group;
 //! - `policy/` — Nova's default rules, fed to the `policy` crate;
-//! - domain logic, one module per resource;
-//! - the scheduler and the conductor (which also consumes the agents'
-//!   reports from the bus);
+//! - domain logic, one module per resource: [`servers`] (create, delete,
+//!   status), [`actions`] (server actions and `os-instance-actions`),
+//!   [`server_groups`], [`quotas`] (counted, Nova's "counting quotas"),
+//!   [`usage`] (`os-simple-tenant-usage`);
+//! - the [`scheduler`] (filters, placement candidates, weights, claim)
+//!   and the [`conductor`] (the bus end: reports, instance updates,
+//!   failed builds and their re-scheduling);
+//! - the REST clients of other services: [`placement_client`] (the
+//!   service's own token) and [`image_client`] (the user's token);
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
+//!
+//! Servers, decisions where Nova leaves room or where this cloud differs:
+//! - Networking is a later issue: `networks` (`"auto"`, `"none"` or a
+//!   list) is validated and stored with the instance, `addresses` is `{}`.
+//! - A build's state machine is persisted (`vm_state`/`task_state`); the
+//!   build contexts (the user's token, for re-scheduling) are kept in
+//!   memory only, so a build re-scheduled after a controller restart
+//!   fetches its image without the user's token.
+//! - Server delete goes through the host's agent; when the instance never
+//!   reached a host, or its host's service is down, it is deleted locally
+//!   (Nova's local delete) and its allocation released.
 
+pub mod actions;
+pub mod aggregates;
 pub mod api;
+pub mod conductor;
 pub mod config;
 pub(crate) mod db;
 pub mod error;
+pub mod flavors;
+pub mod hosts;
+pub mod image_client;
+pub mod keypairs;
 pub mod microversion;
+pub mod placement_client;
 pub mod policy;
+pub mod quotas;
+pub mod scheduler;
+pub mod server_groups;
+pub mod servers;
+pub mod services;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -40,6 +71,20 @@ pub struct Inner {
     pub policy: ::policy::Policy,
     pub auth: ::api::TokenAuth,
     pub bus: bus::Bus,
+    /// Placement, with the service's own token.
+    pub placement: placement_client::PlacementClient,
+    /// The image service, with the user's token.
+    pub image: image_client::ImageClient,
+    /// One scheduling decision at a time.
+    pub(crate) sched_lock: tokio::sync::Mutex<()>,
+    /// The request context of builds in flight (for re-scheduling).
+    build_contexts: std::sync::Mutex<std::collections::HashMap<String, compute_agent::rpc::RequestContext>>,
+    /// Providers whose inventory is known to be set: host → (provider,
+    /// vcpus, memory, disk).
+    providers: std::sync::Mutex<std::collections::HashMap<String, (String, u32, u64, u64)>>,
+    /// Background work (builds, heartbeats), aborted by [`Compute::stop`].
+    tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
+    pub(crate) conductor_listener: std::sync::Mutex<Option<bus::Listener>>,
 }
 
 impl std::ops::Deref for Compute {
@@ -47,6 +92,10 @@ impl std::ops::Deref for Compute {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Why the service could not start.
@@ -76,17 +125,74 @@ impl Compute {
         if let Some(path) = &config.policy_file {
             policy.load_overrides_file(path)?;
         }
-        Ok(Compute(Arc::new(Inner {
+        let placement =
+            placement_client::PlacementClient::new(&config.placement_url, config.service_credentials.clone());
+        let image = image_client::ImageClient::new(&config.image_url);
+        let compute = Compute(Arc::new(Inner {
             config,
             db,
             policy,
             auth,
             bus,
-        })))
+            placement,
+            image,
+            sched_lock: tokio::sync::Mutex::new(()),
+            build_contexts: Default::default(),
+            providers: Default::default(),
+            tasks: std::sync::Mutex::new(tokio::task::JoinSet::new()),
+            conductor_listener: std::sync::Mutex::new(None),
+        }));
+        compute.start_conductor().await?;
+        Ok(compute)
+    }
+
+    /// Stops the conductor's listener and every background task. The
+    /// service answers no more RPCs afterwards.
+    pub fn stop(&self) {
+        if let Some(l) = lock(&self.conductor_listener).take() {
+            l.stop();
+        }
+        lock(&self.tasks).abort_all();
+    }
+
+    /// Runs `fut` in the background until [`Compute::stop`].
+    pub(crate) fn spawn_task(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = lock(&self.tasks);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(fut);
+    }
+
+    pub(crate) fn remember_build_context(&self, uuid: &str, ctx: compute_agent::rpc::RequestContext) {
+        lock(&self.build_contexts).insert(uuid.to_owned(), ctx);
+    }
+
+    pub(crate) fn build_context(&self, uuid: &str) -> Option<compute_agent::rpc::RequestContext> {
+        lock(&self.build_contexts).get(uuid).cloned()
+    }
+
+    pub(crate) fn forget_build_context(&self, uuid: &str) {
+        lock(&self.build_contexts).remove(uuid);
+    }
+
+    /// Whether the host's placement provider has been set up (tests wait
+    /// for it after starting an agent).
+    pub fn known_provider(&self, host: &str) -> bool {
+        lock(&self.providers).contains_key(host)
+    }
+
+    pub(crate) fn known_providers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, u32, u64, u64)>> {
+        lock(&self.providers)
     }
 
     /// The public base URL, e.g. `http://127.0.0.1:8774`.
     pub fn base_url(&self) -> &str {
         self.config.public_url.trim_end_matches('/')
     }
+}
+
+/// Applies this service's database migrations (`oxistack manage db-sync`).
+pub async fn migrate(db: &store::Db) -> Result<(), store::StoreError> {
+    db::migrate(db).await
 }

@@ -178,6 +178,7 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
     });
     if node.roles.contains(&Role::Controller) {
         return crate::up::run_controller(crate::up::Controller {
+            host: node.host.clone(),
             dir: node.state_path.clone(),
             bind: node.bind_host.clone(),
             public_host: Some(node.my_ip.clone()),

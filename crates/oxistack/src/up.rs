@@ -8,7 +8,9 @@ use clap::Args;
 use rand::Rng;
 use tokio::net::TcpListener;
 
+mod compute_service;
 mod image_service;
+mod placement_service;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -70,13 +72,15 @@ pub fn database_url(dir: &Path, database: Option<&str>, service: &str) -> String
 }
 
 /// The services that keep a database, by the name of its SQLite file.
-pub const DATABASES: &[&str] = &["identity", "image", "object-storage"];
+pub const DATABASES: &[&str] = &["identity", "image", "object-storage", "placement", "compute"];
 
 /// Applies the migrations of `service` (one of [`DATABASES`]).
 pub async fn migrate(service: &str, db: &store::Db) -> anyhow::Result<()> {
     match service {
         "identity" => identity::db::migrate(db).await?,
         "image" => image::migrate(db).await?,
+        "placement" => placement::migrate(db).await?,
+        "compute" => compute::migrate(db).await?,
         "object-storage" => object_storage::migrate(db).await?,
         other => anyhow::bail!("no service {other} keeps a database"),
     }
@@ -230,6 +234,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let dir = data_dir(args.data_dir)?;
     let host = crate::serve::hostname()?;
     run_controller(Controller {
+        host: host.clone(),
         dir,
         bind: args.bind,
         public_host: None,
@@ -254,6 +259,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 /// in-process bus, a compute agent in the same process), `oxistack serve`
 /// from its configuration file.
 pub struct Controller {
+    /// This node's name (the controller's services in `os-services`).
+    pub host: String,
     pub dir: PathBuf,
     pub bind: String,
     /// The host put in the catalog; default: the bind address (or
@@ -333,6 +340,9 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
             args.image_conversion_format.clone(),
         )
         .await?,
+        placement_service::placement(&site).await?,
+        // after placement and image, which it calls
+        compute_service::compute(&site, &args.host).await?,
     ];
     let _agent = match &args.local_compute {
         Some(local) => Some(local_agent(&site, local).await?),

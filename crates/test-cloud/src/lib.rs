@@ -59,6 +59,18 @@ pub struct TestCloud {
     pub object_storage: Option<object_storage::ObjectStorage>,
     /// e.g. `http://127.0.0.1:43212` (accounts under `/v1/AUTH_<project>`)
     pub object_storage_url: Option<String>,
+    /// The placement service, when started with [`TestCloud::with_placement`].
+    pub placement: Option<placement::Placement>,
+    /// e.g. `http://127.0.0.1:43213`
+    pub placement_url: Option<String>,
+    /// The compute service, when started with [`TestCloud::with_compute`].
+    pub compute: Option<compute::Compute>,
+    /// e.g. `http://127.0.0.1:43214` (the API under `/v2.1`)
+    pub compute_url: Option<String>,
+    /// The in-process bus the compute service and its agents share.
+    pub bus: Option<bus::Bus>,
+    /// The compute agents started so far (`compute1` first).
+    pub agents: Vec<(compute_agent::Agent, std::sync::Arc<compute_agent::FakeDriver>)>,
 }
 
 fn fresh_name() -> String {
@@ -161,6 +173,12 @@ impl TestCloud {
             image_url: None,
             object_storage: None,
             object_storage_url: None,
+            placement: None,
+            placement_url: None,
+            compute: None,
+            compute_url: None,
+            bus: None,
+            agents: Vec::new(),
         }
     }
 
@@ -256,6 +274,157 @@ impl TestCloud {
         self
     }
 
+    /// Also starts the placement service on port 0, with its own database
+    /// (on the same backend as identity), and registers it in the catalog
+    /// as `placement`.
+    pub async fn with_placement(mut self) -> TestCloud {
+        let url = match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.dir().join("placement.db").display()),
+            backend => {
+                let var = if backend == Backend::Postgres {
+                    "OXISTACK_TEST_POSTGRES"
+                } else {
+                    "OXISTACK_TEST_MYSQL"
+                };
+                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+                let (url, name) = create_database(&server).await;
+                self.extra_databases.push((backend, name));
+                url
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let placement_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let db = store::Db::connect(&url).await.expect("open placement database");
+        let config = placement::PlacementConfig::new(placement_url.clone());
+        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
+        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let service = placement::Placement::start(config, db, auth)
+            .await
+            .expect("start placement");
+        self.identity
+            .register_service("placement", "placement", "RegionOne", &placement_url)
+            .await
+            .expect("register placement");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = service.router();
+        let server = tokio::spawn(async move {
+            let _ = api::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        self.extra_servers.push((server, stop));
+        self.placement = Some(service);
+        self.placement_url = Some(placement_url);
+        self
+    }
+
+    /// Also starts compute on port 0 (starting placement and image first
+    /// if they are not running): its own database on the cloud's backend,
+    /// an in-process bus, the service user `nova`, the default flavors,
+    /// one compute agent with the fake driver on host `compute1`, and
+    /// `compute` in the catalog at `{url}/v2.1`. `config` may adjust the
+    /// service's settings (e.g. a short `service_down_time`).
+    pub async fn with_compute(self) -> TestCloud {
+        self.with_compute_config(|_| {}).await
+    }
+
+    pub async fn with_compute_config(mut self, adjust: impl FnOnce(&mut compute::ComputeConfig)) -> TestCloud {
+        if self.placement_url.is_none() {
+            self = self.with_placement().await;
+        }
+        if self.image_url.is_none() {
+            self = self.with_image().await;
+        }
+        let url = match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.dir().join("compute.db").display()),
+            backend => {
+                let var = if backend == Backend::Postgres {
+                    "OXISTACK_TEST_POSTGRES"
+                } else {
+                    "OXISTACK_TEST_MYSQL"
+                };
+                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+                let (url, name) = create_database(&server).await;
+                self.extra_databases.push((backend, name));
+                url
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let compute_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let db = store::Db::connect(&url).await.expect("open compute database");
+        self.identity
+            .ensure_service_user("nova", "test-nova-password")
+            .await
+            .expect("service user nova");
+        let creds = compute::config::ServiceCredentials {
+            auth_url: self.identity_url.clone(),
+            username: "nova".into(),
+            password: "test-nova-password".into(),
+            user_domain_name: "Default".into(),
+            project_name: "service".into(),
+            project_domain_name: "Default".into(),
+        };
+        let mut config = compute::ComputeConfig::new(
+            compute_url.clone(),
+            self.placement_url.clone().unwrap_or_default(),
+            self.image_url.clone().unwrap_or_default(),
+            creds,
+        );
+        adjust(&mut config);
+        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
+        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let bus = bus::Bus::in_process();
+        let service = compute::Compute::start(config, db, auth, bus.clone())
+            .await
+            .expect("start compute");
+        service.ensure_default_flavors().await.expect("default flavors");
+        self.identity
+            .register_service("compute", "nova", "RegionOne", &format!("{compute_url}/v2.1"))
+            .await
+            .expect("register compute");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = service.router();
+        let server = tokio::spawn(async move {
+            let _ = api::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        self.extra_servers.push((server, stop));
+        self.compute = Some(service);
+        self.compute_url = Some(compute_url);
+        self.bus = Some(bus);
+        self.add_agent("compute1").await;
+        self
+    }
+
+    /// Starts another compute agent (fake driver) on `host`, reporting
+    /// every 200 ms, and waits until the controller has seen it.
+    pub async fn add_agent(&mut self, host: &str) -> std::sync::Arc<compute_agent::FakeDriver> {
+        let bus = self.bus.clone().expect("with_compute first");
+        let driver = std::sync::Arc::new(compute_agent::FakeDriver::new().with_node(format!("{host}-node")));
+        let mut config = compute_agent::AgentConfig::new(host);
+        config.report_interval = std::time::Duration::from_millis(200);
+        let agent = compute_agent::Agent::start(config, bus, driver.clone())
+            .await
+            .expect("start compute agent");
+        let compute = self.compute.clone().expect("with_compute first");
+        for _ in 0..100 {
+            if compute
+                .scheduler_hosts()
+                .await
+                .is_ok_and(|h| h.iter().any(|h| h.host == host))
+                && compute.known_provider(host)
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.agents.push((agent, driver.clone()));
+        driver
+    }
+
     /// `http://…/v3/<path>`
     pub fn url(&self, path: &str) -> String {
         format!("{}/v3/{}", self.identity_url, path.trim_start_matches('/'))
@@ -344,6 +513,12 @@ impl TestCloud {
     /// Stops the servers and removes the directory and database — unless the
     /// test is failing, in which case both are kept and their place printed.
     pub async fn stop(mut self) {
+        for (agent, _) in &self.agents {
+            agent.stop();
+        }
+        if let Some(c) = &self.compute {
+            c.stop();
+        }
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

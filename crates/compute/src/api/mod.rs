@@ -3,6 +3,19 @@
 //! (and `/v2.1/{project_id}` for clients whose catalog URL carries the
 //! project).
 
+pub mod aggregates;
+pub mod availability_zones;
+pub mod extensions;
+pub mod flavors;
+pub mod hypervisors;
+pub mod keypairs;
+pub mod limits;
+pub mod quotas;
+pub mod server_actions;
+pub mod server_groups;
+pub mod servers;
+pub mod services;
+pub mod usage;
 pub mod versions;
 
 use axum::Router;
@@ -13,7 +26,21 @@ use crate::Compute;
 impl Compute {
     /// The whole API, wrapped in the common middleware stack (Nova faults).
     pub fn router(&self) -> Router {
-        let v21: Router<Compute> = Router::new().merge(versions::v21_routes());
+        let v21: Router<Compute> = Router::new()
+            .merge(versions::v21_routes())
+            .merge(servers::routes())
+            .merge(server_actions::routes())
+            .merge(server_groups::routes())
+            .merge(flavors::routes())
+            .merge(keypairs::routes())
+            .merge(availability_zones::routes())
+            .merge(aggregates::routes())
+            .merge(services::routes())
+            .merge(hypervisors::routes())
+            .merge(extensions::routes())
+            .merge(quotas::routes())
+            .merge(limits::routes())
+            .merge(usage::routes());
         let v21 = v21.layer(middleware::from_fn(crate::microversion::layer));
         let routes = Router::new()
             .merge(versions::root_routes())
@@ -39,3 +66,29 @@ pub(crate) fn isotime(micros: i64) -> String {
 
 /// Query pairs, as axum hands them over.
 pub(crate) type QueryPairs = axum::extract::Query<Vec<(String, String)>>;
+
+/// Path parameters by name: routes are served under `/v2.1` and
+/// `/v2.1/{project_id}`, so handlers name what they take and ignore the
+/// project.
+#[derive(serde::Deserialize)]
+pub(crate) struct IdPath {
+    pub id: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct IdKey {
+    pub id: String,
+    pub key: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct IdTag {
+    pub id: String,
+    pub tag: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct IdReq {
+    pub id: String,
+    pub request_id: String,
+}

@@ -3,14 +3,32 @@
 //! `store` crate for the dialect rules). Timestamps are microseconds since
 //! the epoch.
 
+pub mod actions;
+pub mod aggregates;
+pub mod flavors;
+pub mod keypairs;
+pub mod quotas;
+pub mod server_groups;
+pub mod servers;
+pub mod services;
+pub mod usage;
+
 use store::{Db, Migration};
 
 /// Flavors, keypairs, quotas, aggregates, services and compute nodes.
-pub const RESOURCE_MIGRATIONS: &[Migration] = &[];
+pub const RESOURCE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "flavors, keypairs, services, compute nodes, aggregates",
+    sql: include_str!("schema_resources.sql"),
+}];
 
 /// Instances and everything hanging off them (metadata, tags, actions,
 /// faults, server groups).
-pub const SERVER_MIGRATIONS: &[Migration] = &[];
+pub const SERVER_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "instances, metadata, tags, actions, server groups, quotas",
+    sql: include_str!("schema_servers.sql"),
+}];
 
 pub async fn migrate(db: &Db) -> Result<(), store::StoreError> {
     db.migrate("compute_resources", RESOURCE_MIGRATIONS).await?;

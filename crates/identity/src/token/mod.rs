@@ -193,21 +193,26 @@ impl Identity {
             keys.decrypt(token).map_err(|_| invalid())?
         };
         let payload = token_payload::decode(&bytes).map_err(|_| invalid())?;
-        self.render_token(payload, issued_at as i64).await.map_err(|e| match e {
-            IdentityError::NotFound { .. } | IdentityError::Unauthorized(_) | IdentityError::Forbidden(_) => invalid(),
-            other => other,
-        })
+        self.render_token(token, payload, issued_at as i64)
+            .await
+            .map_err(|e| match e {
+                IdentityError::NotFound { .. } | IdentityError::Unauthorized(_) | IdentityError::Forbidden(_) => {
+                    invalid()
+                }
+                other => other,
+            })
     }
 
     /// Looks up what a payload names and renders the token body; fails when
     /// the user, scope or grant behind it is gone or disabled.
-    async fn render_token(&self, payload: TokenPayload, issued_at: i64) -> Result<ValidatedToken> {
+    async fn render_token(&self, token: &str, payload: TokenPayload, issued_at: i64) -> Result<ValidatedToken> {
         let user = self.get_user(&payload.user_id).await?;
         let user_domain = self.get_domain(&user.domain_id).await?;
         if !user.enabled || !user_domain.enabled {
             return Err(unauthorized());
         }
         let mut ctx = AuthContext {
+            token: token.to_owned(),
             user_id: user.id.clone(),
             user_name: user.name.clone(),
             user_domain_id: user_domain.id.clone(),
@@ -459,7 +464,7 @@ impl Identity {
         let bytes =
             token_payload::encode(&payload).map_err(|e| IdentityError::Internal(format!("token payload: {e}")))?;
         let token = self.keys.read().expect("keys lock").encrypt(&bytes);
-        let v = Arc::new(self.render_token(payload, Utc::now().timestamp()).await?);
+        let v = Arc::new(self.render_token(&token, payload, Utc::now().timestamp()).await?);
         self.tokens.put(&token, self.generation(), v.clone());
         Ok((token, v))
     }
