@@ -916,9 +916,24 @@ impl Transport for Amqp {
             .with_correlation_id(id.into())
             .with_reply_to(self.inner.reply_queue.as_str().into())
             .with_expiration(timeout.as_millis().max(1).to_string().into());
-        self.inner
+        // A publish gives up only when the call's time is spent (a slow
+        // confirm, or the broker away): to the caller that is a timeout, as
+        // oslo.messaging's MessagingTimeout; the publish error is logged.
+        match self
+            .inner
             .publish(Target::Topic(topic), &payload, properties, deadline)
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            Err(BusError::Transport(_)) => {
+                return Err(BusError::Timeout {
+                    topic: topic.to_owned(),
+                    method,
+                    timeout,
+                });
+            }
+            Err(e) => return Err(e),
+        }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) | Err(_) => Err(BusError::Timeout {
