@@ -92,7 +92,7 @@ finish() {
 # ONE apt-get call. Coming: qemu-system-x86 together with qemu-utils (installing
 # Debian's qemu-system-x86 alone removes the backports qemu-utils: qemu-img
 # vanishes unless qemu-utils is reinstalled in the same step), dnsmasq-base.
-PKGS=(curl ca-certificates python3-venv)
+PKGS=(curl ca-certificates python3-venv pkg-config libssl-dev)
 apt_deps() {
     local p missing=()
     for p in "${PKGS[@]}"; do

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{ApiResult, isotime};
 use crate::Image;
-use crate::data::{ByteRange, reader_stream};
+use crate::data::ByteRange;
 
 fn octet_stream_only(headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
@@ -87,7 +87,7 @@ pub async fn download(
     let Some(reader) = data.reader else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let mut resp = Response::new(Body::from_stream(reader_stream(reader)));
+    let mut resp = Response::new(Body::from_stream(reader));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

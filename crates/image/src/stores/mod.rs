@@ -10,7 +10,9 @@
 //! - a [`StoreWriter`] is invisible until [`StoreWriter::commit`]; dropping
 //!   or [`StoreWriter::abort`]ing it leaves nothing behind;
 //! - [`Store::delete`] succeeds when the data is already gone;
-//! - data is streamed in both directions, never held whole in memory.
+//! - data is streamed in both directions, never held whole in memory: a
+//!   writer takes the [`Bytes`] it is given (so it may hand them to another
+//!   thread without a copy) and a reader is a stream of [`Bytes`] chunks.
 
 pub mod filesystem;
 
@@ -18,10 +20,12 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
-use tokio::io::AsyncRead;
+use bytes::Bytes;
+use futures::Stream;
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'a>>;
-pub type Reader = Pin<Box<dyn AsyncRead + Send>>;
+/// Image data being read, chunk by chunk.
+pub type Reader = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// A backend that keeps image data.
 pub trait Store: Send + Sync + 'static {
@@ -41,7 +45,9 @@ pub trait Store: Send + Sync + 'static {
 
 /// Data being written; see the contract on [`Store`].
 pub trait StoreWriter: Send {
-    fn write<'a>(&'a mut self, buf: &'a [u8]) -> BoxFut<'a, ()>;
+    /// Appends `data`; an error may also be one of an earlier write,
+    /// noticed late because writes complete in the background.
+    fn write(&mut self, data: Bytes) -> BoxFut<'_, ()>;
     /// Makes the data visible; returns its location.
     fn commit(self: Box<Self>) -> BoxFut<'static, String>;
     /// Removes what was written.
