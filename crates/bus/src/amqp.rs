@@ -108,6 +108,9 @@ const REPLY_RETRY: Duration = Duration::from_secs(10);
 /// How long a stopped listener lets its running handlers finish (and ack).
 const STOP_GRACE: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a lost connection may stay in lapin's recovery before the bus
+/// gives it up and opens a new one.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(15);
 
 /// One broker of a transport URL.
 #[derive(Clone, PartialEq, Eq)]
@@ -750,6 +753,7 @@ async fn log_events(
     let mut events = std::pin::pin!(events);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut was_up = true;
+    let mut down_since: Option<Instant> = None;
     loop {
         let event = tokio::select! {
             _ = shutdown.changed() => break,
@@ -767,6 +771,18 @@ async fn log_events(
                     tracing::info!(broker = %broker, "message bus connection restored");
                 }
                 if status.errored() || status.closed() {
+                    dead.send_replace(true);
+                }
+                // lapin's recovery can stall with the broker back (seen
+                // after `rabbitmqctl stop_app`/`start_app`: the connection
+                // stays "reconnecting" for good, its consumers idle). Give
+                // such a connection up: its users open a new one.
+                let since = *down_since.get_or_insert_with(Instant::now);
+                if up {
+                    down_since = None;
+                } else if since.elapsed() > RECOVERY_LIMIT {
+                    tracing::warn!(broker = %broker, limit = ?RECOVERY_LIMIT,
+                        "message bus connection not recovered in time");
                     dead.send_replace(true);
                 }
                 was_up = up;

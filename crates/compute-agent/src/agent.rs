@@ -248,6 +248,9 @@ impl Handler for AgentHandler {
                 let out = m.console_output(&req).await.map_err(remote)?;
                 Ok(Value::String(out))
             }
+            "get_host_uptime" => crate::host::uptime()
+                .map(Value::String)
+                .map_err(|e| RemoteError::new("HostUptimeUnavailable", e.to_string())),
             "ping" => {
                 let report = m.host_report().await.map_err(remote)?;
                 serde_json::to_value(report).map_err(|e| RemoteError::new("InternalError", e.to_string()))

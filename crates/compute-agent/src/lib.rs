@@ -34,9 +34,17 @@
 //!   to re-schedule); what the failed spawn left on the host is destroyed
 //!   first.
 //! - Terminating an instance the driver no longer has succeeds.
+//! - The bus delivers at least once: a build delivered again is not run
+//!   again (the agent remembers the builds it took since start, and a
+//!   build whose instance the driver already has reports it again rather
+//!   than spawning). A build the start-up reconciliation gave up on is not
+//!   run when its message comes later.
+//! - An instance's update (or failed build) the bus cannot take is tried
+//!   again until it goes or the agent stops; a heartbeat is not.
 
 pub mod agent;
 pub mod driver;
+pub mod host;
 mod manager;
 mod reconcile;
 pub mod rpc;

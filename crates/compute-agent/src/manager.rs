@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bus::Bus;
+use bus::{Bus, BusError};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -21,6 +21,10 @@ use crate::rpc::{
     self, Action, ActionEvent, ActionRequest, BuildFailed, BuildRequest, ConsoleRequest, Fault, HostReport,
     InstanceUpdate, PowerState, RequestContext, task_states, vm_states,
 };
+
+/// The pause between two failed attempts of an instance's cast (each
+/// attempt itself retries for the bus's `publish_retry`).
+const CAST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct Manager {
     pub(crate) config: AgentConfig,
@@ -33,9 +37,14 @@ pub(crate) struct Manager {
     /// Instances the controller has sent work for since start: the
     /// reconciliation leaves them alone (its view may predate the work).
     touched: Mutex<HashSet<String>>,
-    /// Instances terminated since start: a build that arrives late for
-    /// one of them is not run.
-    terminated: Mutex<HashSet<String>>,
+    /// Instances whose build must not run any more: terminated since
+    /// start, or given up by the start-up reconciliation. A build that
+    /// arrives late for one of them (still queued, or delivered again) is
+    /// not run.
+    no_build: Mutex<HashSet<String>>,
+    /// Builds (instance, attempt, request id) received since start: the bus delivers
+    /// at least once, and a second delivery of a build is not run again.
+    builds: Mutex<HashSet<(String, u32, String)>>,
     work: Mutex<JoinSet<()>>,
 }
 
@@ -68,18 +77,15 @@ pub(crate) fn settled_vm_state(power: PowerState) -> &'static str {
     }
 }
 
-/// The last `length` lines of `text` (all of them when `None`).
+/// The last `length` lines of `text` (all of it when `None`), as Nova's
+/// compute manager cuts them: split on newlines, so a log ending in one
+/// gives an empty last line, and clients count `length` parts.
 pub(crate) fn tail(text: &str, length: Option<u64>) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let keep = match length {
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(lines.len()),
-        None => lines.len(),
-    };
-    let mut out = lines[lines.len() - keep..].join("\n");
-    if keep > 0 {
-        out.push('\n');
+    let lines: Vec<&str> = text.split('\n').collect();
+    match length.and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if n < lines.len() => lines[lines.len() - n..].join("\n"),
+        _ => text.to_owned(),
     }
-    out
 }
 
 impl Manager {
@@ -92,20 +98,39 @@ impl Manager {
             reconciled: tokio::sync::watch::channel(false).0,
             locks: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashSet::new()),
-            terminated: Mutex::new(HashSet::new()),
+            no_build: Mutex::new(HashSet::new()),
+            builds: Mutex::new(HashSet::new()),
             work: Mutex::new(JoinSet::new()),
         }
     }
 
     /// Casts to the conductor, unless the agent was stopped (a killed
-    /// agent says nothing more).
+    /// agent says nothing more). While the bus cannot take the message
+    /// (the broker is away longer than a cast's own retries), an instance's
+    /// update or failed build is tried again until it goes or the agent
+    /// stops, as oslo.messaging retries a cast forever by default: losing
+    /// it would leave the instance in its task for good. The instance's
+    /// lock is held meanwhile, so its updates keep their order. A heartbeat
+    /// is not tried again; the next one replaces it.
     pub(crate) async fn cast<T: Serialize>(&self, method: &str, args: &T) {
-        if self.stopped.load(Ordering::SeqCst) {
-            tracing::debug!(method, "agent stopped; not casting");
-            return;
-        }
-        if let Err(e) = self.bus.cast(rpc::CONDUCTOR_TOPIC, method, args).await {
-            tracing::error!(method, error = %e, "cast to the conductor failed");
+        let mut failures = 0u32;
+        loop {
+            if self.stopped.load(Ordering::SeqCst) {
+                tracing::debug!(method, "agent stopped; not casting");
+                return;
+            }
+            match self.bus.cast(rpc::CONDUCTOR_TOPIC, method, args).await {
+                Ok(()) => return,
+                Err(e @ BusError::Transport(_)) if method != "report_state" => {
+                    failures += 1;
+                    tracing::error!(method, error = %e, failures, "cast to the conductor failed; trying again");
+                    tokio::time::sleep(CAST_RETRY_PAUSE).await;
+                }
+                Err(e) => {
+                    tracing::error!(method, error = %e, "cast to the conductor failed");
+                    return;
+                }
+            }
         }
     }
 
@@ -126,6 +151,11 @@ impl Manager {
 
     pub(crate) fn was_touched(&self, uuid: &str) -> bool {
         lock(&self.touched).contains(uuid)
+    }
+
+    /// From now on, a build of `uuid` that arrives is not run.
+    pub(crate) fn refuse_builds(&self, uuid: &str) {
+        lock(&self.no_build).insert(uuid.to_owned());
     }
 
     pub(crate) async fn lock_instance(&self, uuid: &str) -> tokio::sync::OwnedMutexGuard<()> {
@@ -189,6 +219,13 @@ impl Manager {
 
     pub(crate) fn submit_build(self: &Arc<Self>, req: BuildRequest) {
         let uuid = req.instance.uuid.clone();
+        // The request id tells a build delivered again from a new build of
+        // the same instance (an unshelve builds it again, from attempt 1).
+        let key = (uuid.clone(), req.attempt, req.context.request_id.clone());
+        if !lock(&self.builds).insert(key) {
+            tracing::info!(instance = %uuid, attempt = req.attempt, "build delivered again; already taken, ignored");
+            return;
+        }
         lock(&self.touched).insert(uuid.clone());
         let span =
             tracing::info_span!("build", instance = %uuid, request_id = %req.context.request_id, attempt = req.attempt);
@@ -199,8 +236,23 @@ impl Manager {
     async fn build(&self, req: BuildRequest) {
         let uuid = req.instance.uuid.clone();
         let _guard = self.lock_instance(&uuid).await;
-        if lock(&self.terminated).contains(&uuid) {
-            tracing::info!("instance was deleted before its build ran; not building");
+        if lock(&self.no_build).contains(&uuid) {
+            tracing::info!("instance was deleted or given up before its build ran; not building");
+            return;
+        }
+        if self.driver.get_info(&uuid).await.is_ok() {
+            // Only a build delivered again (by a bus that redelivers after
+            // a connection loss, to an agent restarted since) finds its
+            // instance there: it must neither spawn again nor treat the
+            // running guest as the leftovers of a failed spawn. The outcome
+            // is reported again, which changes nothing if it was received.
+            tracing::info!("instance already on this hypervisor: its build was delivered again; not building");
+            let mut u = self.new_update(&uuid);
+            u.vm_state = Some(vm_states::ACTIVE.to_owned());
+            u.task_state = Some(None);
+            u.power_state = Some(self.power_state(&uuid).await);
+            u.expected_task_state = Some(Some(task_states::SPAWNING.to_owned()));
+            self.update(u).await;
             return;
         }
         tracing::info!(flavor = %req.instance.flavor.name, "building instance");
@@ -386,7 +438,7 @@ impl Manager {
                 d.destroy(uuid).await
             }
             Action::Terminate => {
-                lock(&self.terminated).insert(uuid.to_owned());
+                self.refuse_builds(uuid);
                 match d.destroy(uuid).await {
                     // Already gone from the hypervisor: the delete is done.
                     Ok(()) | Err(DriverError::NotFound(_)) => Ok(()),
@@ -422,7 +474,9 @@ mod tests {
     fn tail_keeps_the_last_lines() {
         let text = "a\nb\nc\n";
         assert_eq!(tail(text, None), "a\nb\nc\n");
-        assert_eq!(tail(text, Some(2)), "b\nc\n");
+        // Nova's cut: the empty part after the last newline counts
+        assert_eq!(tail(text, Some(2)), "c\n");
+        assert_eq!(tail(text, Some(3)), "b\nc\n");
         assert_eq!(tail(text, Some(10)), "a\nb\nc\n");
         assert_eq!(tail(text, Some(0)), "");
         assert_eq!(tail("", Some(3)), "");

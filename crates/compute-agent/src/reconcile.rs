@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `soft-delete`, or `error` (unless `deleting`/`resize_migrating`) | nothing but the power state |
 //! | `deleted` | finishes the delete (destroy, `deleted: true`) |
-//! | `building`, or task `scheduling`/`networking`/`block_device_mapping`/`spawning` | `error`, no task, with a fault: the build was cut short |
+//! | `building`, or task `scheduling`/`networking`/`block_device_mapping`/`spawning` | destroys what the driver has of it, `error`, no task, with a fault: the build was cut short (the conductor releases its claim; a build message for it that comes later is not run) |
 //! | `active`/`stopped` with a `rebuilding` task | `error`, no task, with a fault |
 //! | task `image_*` or `resize_prep` | clears the task |
 //! | task `deleting` | finishes the delete |
@@ -37,11 +37,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::driver::DriverInstance;
 use tracing::Instrument;
 
+use crate::driver::{DriverError, DriverInstance};
 use crate::manager::{Manager, settled_vm_state};
-use crate::rpc::{Action, Fault, InstanceRecord, PowerState, RequestContext, task_states::*, vm_states};
+use crate::rpc::{
+    self, Action, ActionEvent, Fault, InstanceRecord, InstanceUpdate, PowerState, RequestContext, task_states::*,
+    vm_states,
+};
 
 impl Manager {
     pub(crate) async fn reconcile(&self, records: Vec<InstanceRecord>) {
@@ -115,12 +118,24 @@ impl Manager {
         if vm == vm_states::BUILDING || matches!(task, Some(SCHEDULING | BLOCK_DEVICE_MAPPING | NETWORKING | SPAWNING))
         {
             tracing::warn!("the build was cut short by the agent's restart; setting the instance to ERROR");
-            self.error_out(
-                record,
-                current,
-                "the compute agent stopped before the instance finished building",
-            )
-            .await;
+            // As after a failed spawn: nothing of the build stays on the
+            // host (the controller releases its claim), and its build
+            // message, should it still be queued, is not run.
+            self.refuse_builds(uuid);
+            let mut current = current;
+            if on_driver.is_some() {
+                match self.driver.destroy(uuid).await {
+                    Ok(()) | Err(DriverError::NotFound(_)) => current = PowerState::NoState,
+                    Err(e) => tracing::error!(error = %e, "cannot clean up the interrupted build"),
+                }
+            }
+            let message = "the compute agent stopped before the instance finished building";
+            let mut u = self.error_update(record, current, message);
+            u.event = Some(ActionEvent::error(
+                rpc::BUILD_EVENT,
+                format!("BuildAbortException: {message}"),
+            ));
+            self.update(u).await;
             return;
         }
         if matches!(vm, vm_states::ACTIVE | vm_states::STOPPED)
@@ -209,6 +224,11 @@ impl Manager {
     }
 
     async fn error_out(&self, record: &InstanceRecord, current: PowerState, message: &str) {
+        let u = self.error_update(record, current, message);
+        self.update(u).await;
+    }
+
+    fn error_update(&self, record: &InstanceRecord, current: PowerState, message: &str) -> InstanceUpdate {
         let mut u = self.new_update(&record.spec.uuid);
         u.vm_state = Some(vm_states::ERROR.to_owned());
         u.task_state = Some(None);
@@ -222,7 +242,7 @@ impl Manager {
                 record.vm_state, record.task_state
             )),
         });
-        self.update(u).await;
+        u
     }
 
     /// Nova's `_sync_instance_power_state` for an instance with no task.

@@ -5,6 +5,7 @@
 //! - cast `build_and_run_instance` [`BuildRequest`]
 //! - cast `instance_action` [`ActionRequest`] (stop, start, reboot, pause, …)
 //! - call `get_console_output` [`ConsoleRequest`] → `String`
+//! - call `get_host_uptime` `{}` → `String` (as `uptime` prints it)
 //! - call `ping` `{}` → [`HostReport`] (is the agent alive, what it has)
 //!
 //! Agent → controller, topic [`CONDUCTOR_TOPIC`]:

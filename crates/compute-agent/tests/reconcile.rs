@@ -41,16 +41,34 @@ async fn a_build_cut_short_errors_the_instance() {
         ],
     )
     .await;
-    for (s, power) in [(&half, PowerState::Running), (&never, PowerState::NoState)] {
+    for s in [&half, &never] {
         let u = c.conductor.wait_updates(&s.uuid, 1).await;
         assert_eq!(u[0].vm_state.as_deref(), Some("error"));
         assert_eq!(u[0].task_state, Some(None));
-        assert_eq!(u[0].power_state, Some(power));
+        assert_eq!(u[0].power_state, Some(PowerState::NoState));
         assert!(u[0].fault.is_some());
+        let event = u[0].event.as_ref().expect("build event");
+        assert_eq!(
+            (event.event.as_str(), event.result.as_str()),
+            (rpc::BUILD_EVENT, "Error")
+        );
     }
-    // The half-built instance is the controller's, so it is not reaped:
-    // deleting the server will destroy it.
-    assert!(c.driver.instance(&half.uuid).is_some());
+    // As after a failed spawn, nothing of the build stays on the host (the
+    // conductor releases its claim when the build ends in ERROR).
+    assert!(c.driver.instance(&half.uuid).is_none());
+    // A build message for it still queued is not run.
+    let req = rpc::BuildRequest {
+        context: ctx(),
+        instance: never.clone(),
+        attempt: 1,
+    };
+    c.bus
+        .cast(&rpc::agent_topic(HOST), "build_and_run_instance", &req)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.conductor.updates(&never.uuid).len(), 1);
+    assert!(c.driver.instance(&never.uuid).is_none());
 }
 
 #[tokio::test]

@@ -1,16 +1,18 @@
 //! The conductor: the controller's end of the bus ([`rpc::CONDUCTOR_TOPIC`])
 //! and the build pipeline.
 //!
-//! - `report_state`: the host's service and compute node are recorded,
-//!   and a placement resource provider named after the host, whose uuid is
-//!   the compute node's id, gets the host's VCPU/MEMORY_MB/DISK_GB at
-//!   Nova's default allocation ratios (4.0/1.0/1.0, see
-//!   [`crate::placement_client`]).
+//! - `report_state`: a placement resource provider named after the host,
+//!   whose uuid is the compute node's id, gets the host's
+//!   VCPU/MEMORY_MB/DISK_GB at Nova's default allocation ratios
+//!   (4.0/1.0/1.0, see [`crate::placement_client`]); then the heartbeat of
+//!   the host's service and compute node is recorded. In that order, so
+//!   that a host the scheduler sees up always has its provider.
 //! - `instance_update`: applied with a compare-and-swap on
 //!   `expected_task_state` and only from the instance's current host; the
 //!   event goes to the instance's latest action; a terminated instance
 //!   has its allocation removed and its row marked deleted; a shelve
-//!   offload releases the allocation and the host.
+//!   offload, and a build the agent errors out (cut short by its
+//!   restart), release the allocation and the host.
 //! - `build_failed`: the claim is released and the build re-scheduled on
 //!   another host, up to `max_attempts`; then the instance goes to ERROR.
 //! - `instances_on_host`: the controller's view, for the agent's start.
@@ -338,7 +340,10 @@ impl Compute {
             c.old_flavor = Some(None);
         }
         let offloaded = u.vm_state.as_deref() == Some(vm_states::SHELVED_OFFLOADED);
-        if offloaded {
+        // A build the agent gave up (its restart cut it short) ends as a
+        // failed build does: no host, no claim.
+        let build_failed = u.vm_state.as_deref() == Some(vm_states::ERROR) && row.vm_state == vm_states::BUILDING;
+        if offloaded || build_failed {
             c.host = Some(None);
             c.node = Some(None);
         }
@@ -381,8 +386,12 @@ impl Compute {
             return Ok(());
         }
         tracing::info!(instance = %uuid, vm_state = ?u.vm_state, task_state = ?u.task_state, "instance updated");
-        if offloaded {
+        if offloaded || build_failed {
             self.placement.release(&uuid).await?;
+        }
+        if build_failed {
+            self.forget_build_context(&uuid);
+            tracing::warn!(instance = %uuid, host = %u.host, "build failed for good on its host; claim released");
         }
         if let Some(fl) = &u.flavor
             && let Ok((_, provider)) = self.instance_provider(&row).await
@@ -400,7 +409,11 @@ impl Compute {
             // A build (or an unshelve) is over.
             let ctx = self.build_context(&uuid);
             self.forget_build_context(&uuid);
-            if row.vm_state == vm_states::BUILDING
+            // `row` was read before this update: the build's `spawning`
+            // update may not have been applied yet (they race), so the
+            // instance may still read as shelved.
+            let unshelved = [vm_states::BUILDING, vm_states::SHELVED, vm_states::SHELVED_OFFLOADED];
+            if unshelved.contains(&row.vm_state.as_str())
                 && let Some(image) = row.shelved_image_id.clone()
             {
                 let c = Changes {
@@ -418,33 +431,36 @@ impl Compute {
 
     // ----- hosts ------------------------------------------------------
 
+    /// The provider first, then the heartbeat: the heartbeat is what makes
+    /// the host `up` for the scheduler, which must find the host's
+    /// resource provider (with this report's inventory) in placement by
+    /// then. A new host is registered `down` (its service and compute node,
+    /// whose uuid names the provider) until its provider exists.
     async fn handle_report(&self, report: &HostReport) -> Result<()> {
-        self.record_report(report).await?;
-        let Some(host) = self
-            .scheduler_hosts_all()
-            .await?
-            .into_iter()
-            .find(|h| h.host == report.host)
-        else {
-            return Ok(());
-        };
         let r = &report.resources;
-        let key = (host.provider.clone(), r.vcpus, r.memory_mb, r.local_gb);
-        if self.known_providers().get(&report.host) == Some(&key) {
-            return Ok(());
+        let node = self.compute_node_of(report).await?;
+        let current = node.as_ref().is_some_and(|n| {
+            self.known_providers().get(&report.host) == Some(&(n.uuid.clone(), r.vcpus, r.memory_mb, r.local_gb))
+        });
+        if !current {
+            let provider = match node {
+                Some(n) => n.uuid,
+                None => self.register_compute_node(report).await?,
+            };
+            self.placement
+                .ensure_provider(
+                    &provider,
+                    &report.host,
+                    i64::from(r.vcpus),
+                    r.memory_mb as i64,
+                    r.local_gb as i64,
+                )
+                .await?;
+            tracing::info!(host = %report.host, provider = %provider, "placement inventory set");
+            self.known_providers()
+                .insert(report.host.clone(), (provider, r.vcpus, r.memory_mb, r.local_gb));
         }
-        self.placement
-            .ensure_provider(
-                &host.provider,
-                &report.host,
-                i64::from(r.vcpus),
-                r.memory_mb as i64,
-                r.local_gb as i64,
-            )
-            .await?;
-        tracing::info!(host = %report.host, provider = %host.provider, "placement inventory set");
-        self.known_providers().insert(report.host.clone(), key);
-        Ok(())
+        self.record_report(report).await
     }
 
     async fn instances_on_host(&self, host: &str) -> Result<Vec<InstanceRecord>> {

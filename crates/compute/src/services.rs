@@ -80,8 +80,12 @@ pub struct ZoneView {
     pub services: Vec<ServiceView>,
 }
 
+/// Up: heard from within `down_time` and not forced down. A service
+/// registered but never heard from (`updated_at` NULL) is down.
 fn is_up(row: &ServiceRow, now: i64, down_time: std::time::Duration) -> bool {
-    let last = row.updated_at.unwrap_or(row.created_at);
+    let Some(last) = row.updated_at else {
+        return false;
+    };
     !row.forced_down && now - last <= down_time.as_micros() as i64
 }
 
@@ -116,6 +120,33 @@ impl Compute {
         };
         let service = db::services::heartbeat(&self.db, &report.host, binary, "compute", &report.version, now).await?;
         db::services::upsert_node(&self.db, service.id, &report.host, &report.resources, now).await
+    }
+
+    /// Registers the compute service and node of a host that reports for
+    /// the first time, without a heartbeat (the service stays down until
+    /// [`Compute::record_report`]); returns the node's uuid, which names
+    /// the host's placement resource provider.
+    pub(crate) async fn register_compute_node(&self, report: &HostReport) -> Result<String> {
+        let now = db::now();
+        let binary = if report.binary.is_empty() {
+            "nova-compute"
+        } else {
+            &report.binary
+        };
+        let service = db::services::register(&self.db, &report.host, binary, "compute", &report.version, now).await?;
+        db::services::upsert_node(&self.db, service.id, &report.host, &report.resources, now).await?;
+        match self.compute_node_of(report).await? {
+            Some(node) => Ok(node.uuid),
+            None => Err(ComputeError::Internal(format!(
+                "compute node {} of {} vanished as it was registered",
+                report.resources.hypervisor_hostname, report.host
+            ))),
+        }
+    }
+
+    /// The compute node a host's report is about, if recorded.
+    pub(crate) async fn compute_node_of(&self, report: &HostReport) -> Result<Option<NodeRow>> {
+        db::services::node(&self.db, &report.host, &report.resources.hypervisor_hostname).await
     }
 
     /// Records a heartbeat of one of the controller's services

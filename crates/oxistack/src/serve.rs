@@ -22,6 +22,8 @@
 //!
 //! [compute]
 //! driver = fake
+//! fake_delay_ms = 0                   # how long each fake guest operation
+//!                                     # (spawn, destroy, reboot, …) takes
 //! ```
 //!
 //! A controller serves every API (as `oxistack up` does) against the
@@ -67,6 +69,9 @@ pub struct NodeConfig {
     pub admin_password: Option<String>,
     pub password_hash_rounds: u32,
     pub compute_driver: String,
+    /// `[compute] fake_delay_ms`: how long every operation of the fake
+    /// driver takes (a slow hypervisor, for scale and fault tests).
+    pub fake_delay: Duration,
 }
 
 fn get<'a>(ini: &'a ini::Ini, section: Option<&str>, key: &str) -> Option<&'a str> {
@@ -130,6 +135,7 @@ impl NodeConfig {
             admin_password: get(&ini, Some("identity"), "admin_password").map(str::to_owned),
             password_hash_rounds: number(&ini, Some("identity"), "password_hash_rounds", 12)?,
             compute_driver: get(&ini, Some("compute"), "driver").unwrap_or("fake").to_owned(),
+            fake_delay: Duration::from_millis(number(&ini, Some("compute"), "fake_delay_ms", 0)?),
             roles,
         };
         config.check()?;
@@ -175,6 +181,7 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
     let compute = node.roles.contains(&Role::Compute).then(|| crate::up::LocalCompute {
         host: node.host.clone(),
         report_interval: node.report_interval,
+        fake_delay: node.fake_delay,
     });
     if node.roles.contains(&Role::Controller) {
         return crate::up::run_controller(crate::up::Controller {
@@ -201,7 +208,8 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let driver = compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
         .context("opening the fake driver's state")?
-        .with_node(compute.host.clone());
+        .with_node(compute.host.clone())
+        .with_delay(compute.fake_delay);
     let mut config = compute_agent::AgentConfig::new(compute.host.clone());
     config.report_interval = compute.report_interval;
     let agent = compute_agent::Agent::start(config, bus, std::sync::Arc::new(driver))
@@ -222,7 +230,7 @@ mod tests {
     fn reads_an_oslo_style_file() {
         let c = NodeConfig::parse(
             "[DEFAULT]\nhost = c1\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\nreport_interval = 2\n\
-             roles = compute\n[compute]\ndriver = fake\n",
+             roles = compute\n[compute]\ndriver = fake\nfake_delay_ms = 1500\n",
             &[],
         )
         .unwrap();
@@ -230,6 +238,7 @@ mod tests {
         assert_eq!(c.roles, vec![Role::Compute]);
         assert_eq!(c.report_interval, Duration::from_secs(2));
         assert_eq!(c.service_down_time, Duration::from_secs(60));
+        assert_eq!(c.fake_delay, Duration::from_millis(1500));
     }
 
     #[test]

@@ -250,6 +250,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         local_compute: Some(LocalCompute {
             host,
             report_interval: compute_agent::rpc::REPORT_INTERVAL,
+            fake_delay: Duration::ZERO,
         }),
     })
     .await
@@ -284,6 +285,8 @@ pub struct Controller {
 pub struct LocalCompute {
     pub host: String,
     pub report_interval: Duration,
+    /// How long each operation of the fake driver takes.
+    pub fake_delay: Duration,
 }
 
 /// Serves every API of the cloud until SIGTERM or Ctrl-C.
@@ -400,7 +403,8 @@ async fn local_agent(site: &Site, local: &LocalCompute) -> anyhow::Result<comput
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let driver = compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
         .context("opening the fake driver's state")?
-        .with_node(local.host.clone());
+        .with_node(local.host.clone())
+        .with_delay(local.fake_delay);
     let mut config = compute_agent::AgentConfig::new(local.host.clone());
     config.report_interval = local.report_interval;
     compute_agent::Agent::start(config, site.bus.clone(), std::sync::Arc::new(driver))

@@ -158,6 +158,51 @@ pub async fn heartbeat(db: &Db, host: &str, binary: &str, topic: &str, version: 
     )))
 }
 
+/// Creates the row of a service that has not reported yet: no heartbeat
+/// (`updated_at` NULL), so it is down until its first one. An existing
+/// row is returned as it is.
+pub async fn register(db: &Db, host: &str, binary: &str, topic: &str, version: &str, now: i64) -> Result<ServiceRow> {
+    for _ in 0..5 {
+        if let Some(s) = service_by_host(db, host, binary).await? {
+            return Ok(s);
+        }
+        let id = super::flavors::next_id(db, "compute_services").await?;
+        let res = sqlx::query(db.sql(&format!(
+            "INSERT INTO compute_services ({SERVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0, NULL, 0, ?, ?, NULL)"
+        )))
+        .bind(id)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(host)
+        .bind(binary)
+        .bind(topic)
+        .bind(version)
+        .bind(now)
+        .execute(db.writer())
+        .await;
+        match res.map_err(store::classify) {
+            Ok(_) => {}
+            // another writer created it (or took the id): read again
+            Err(store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(crate::error::ComputeError::Internal(format!(
+        "service {host}/{binary} could not be registered"
+    )))
+}
+
+/// The compute node `hypervisor_hostname` of `host`.
+pub async fn node(db: &Db, host: &str, hypervisor_hostname: &str) -> Result<Option<NodeRow>> {
+    let row = sqlx::query(db.sql(&format!(
+        "SELECT {NODE_COLUMNS} FROM compute_nodes WHERE host = ? AND hypervisor_hostname = ?"
+    )))
+    .bind(host)
+    .bind(hypervisor_hostname)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.as_ref().map(node_from_row).transpose()?)
+}
+
 /// Writes the compute node of `host` from the agent's report.
 pub async fn upsert_node(db: &Db, service_id: i64, host: &str, r: &HostResources, now: i64) -> Result<()> {
     let cpu_info = r.cpu_info.to_string();
