@@ -246,6 +246,7 @@ impl Compute {
         key_name: Option<Option<String>>,
         user_data: Option<Option<String>>,
         hostname: Option<String>,
+        access_ips: crate::servers::AccessIps,
     ) -> Result<InstanceRow> {
         let row = self.get_instance(uuid).await?;
         self.check_locked(caller, &row)?;
@@ -272,6 +273,8 @@ impl Compute {
             display_name: name,
             display_description: description,
             hostname,
+            access_ip_v4: access_ips.v4,
+            access_ip_v6: access_ips.v6,
             image_ref: Some(Some(image.id.clone())),
             image: Some(Some(image)),
             key_name,
@@ -321,6 +324,13 @@ impl Compute {
         if new.root_gb < row.flavor.root_gb {
             return Err(ComputeError::bad("Resize error: Unable to resize disk down."));
         }
+        self.check_resize_quota(
+            &row.project_id,
+            &row.user_id,
+            i64::from(new.vcpus) - i64::from(row.flavor.vcpus),
+            new.memory_mb as i64 - row.flavor.memory_mb as i64,
+        )
+        .await?;
         let (host, provider) = self.instance_provider(&row).await?;
         // The claim first: no capacity on this host is Nova's NoValidHost.
         let resources = crate::scheduler::flavor_resources(&new);
@@ -518,6 +528,97 @@ impl Compute {
         Ok(image_id)
     }
 
+    /// `createBackup`: a snapshot marked as a backup of `backup_type`;
+    /// once it is uploaded, the oldest backups of that type beyond
+    /// `rotation` are deleted, as Nova's compute manager rotates them.
+    pub async fn create_backup(
+        &self,
+        caller: &Caller,
+        uuid: &str,
+        name: &str,
+        backup_type: &str,
+        rotation: u64,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let mut props = metadata.clone();
+        props.insert("image_type".into(), "backup".into());
+        props.insert("backup_type".into(), backup_type.to_owned());
+        let image_id = self.create_image(caller, uuid, name, &props).await?;
+        let me = self.clone();
+        let token = caller.auth.token.clone();
+        let (uuid, backup_type) = (uuid.to_owned(), backup_type.to_owned());
+        self.spawn_task(async move {
+            if let Err(e) = me
+                .rotate_backups_after_snapshot(&token, &uuid, &backup_type, rotation)
+                .await
+            {
+                tracing::warn!(instance = %uuid, error = %e, "backup rotation failed");
+            }
+        });
+        Ok(image_id)
+    }
+
+    /// Waits for the snapshot task of `uuid` to end, then deletes its
+    /// backups of `backup_type` beyond the newest `rotation`.
+    async fn rotate_backups_after_snapshot(
+        &self,
+        token: &str,
+        uuid: &str,
+        backup_type: &str,
+        rotation: u64,
+    ) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+        loop {
+            match db::servers::get(&self.db, uuid).await? {
+                Some(r) if r.task_state.as_deref() == Some(task_states::IMAGE_SNAPSHOT) => {}
+                _ => break,
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ComputeError::Internal(format!("snapshot of {uuid} did not end")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let filters = [
+            ("instance_uuid".to_owned(), uuid.to_owned()),
+            ("image_type".to_owned(), "backup".to_owned()),
+            ("backup_type".to_owned(), backup_type.to_owned()),
+            ("sort_key".to_owned(), "created_at".to_owned()),
+            ("sort_dir".to_owned(), "desc".to_owned()),
+        ];
+        let backups = self.image.list_json(token, &filters).await?;
+        let keep = usize::try_from(rotation).unwrap_or(usize::MAX);
+        for old in backups.iter().skip(keep) {
+            if let Some(id) = old["id"].as_str() {
+                tracing::info!(instance = %uuid, image = %id, "deleting rotated-out backup");
+                self.image.delete(token, id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `os-resetState` (admin): forces the vm state to `active` or
+    /// `error` and clears the task, without asking the host.
+    pub async fn reset_state(&self, uuid: &str, state: &str) -> Result<()> {
+        let vm_state = match state {
+            "active" => vm_states::ACTIVE,
+            "error" => vm_states::ERROR,
+            other => {
+                return Err(ComputeError::bad(format!(
+                    "Invalid input for field/attribute state. Value: {other}. '{other}' is not one of ['active', 'error']"
+                )));
+            }
+        };
+        let c = Changes {
+            vm_state: Some(vm_state.to_owned()),
+            task_state: Some(None),
+            ..Default::default()
+        };
+        if !db::servers::update(&self.db, uuid, &c, &db::servers::Expect::default()).await? {
+            return Err(ComputeError::not_found(format!("Instance {uuid} could not be found.")));
+        }
+        Ok(())
+    }
+
     pub async fn shelve_server(&self, caller: &Caller, uuid: &str) -> Result<()> {
         let row = self.get_instance(uuid).await?;
         self.check_locked(caller, &row)?;
@@ -603,6 +704,19 @@ impl Compute {
         let id = uuid.to_owned();
         self.spawn_task(async move { me.schedule_and_build(&id, ctx, 1).await });
         Ok(())
+    }
+
+    /// The uptime line of a compute host, from its agent.
+    pub async fn host_uptime(&self, host: &str) -> Result<String> {
+        Ok(self
+            .bus
+            .call::<_, String>(
+                &rpc::agent_topic(host),
+                "get_host_uptime",
+                &json!({}),
+                std::time::Duration::from_secs(5),
+            )
+            .await?)
     }
 
     // ----- console ----------------------------------------------------

@@ -39,6 +39,18 @@ const BASE: &[&str] = &[
     "direct_url",
 ];
 
+/// The properties of an image as the image service renders it: every
+/// attribute that is not one of Glance's own.
+pub fn properties(image: &Value) -> BTreeMap<String, Value> {
+    image
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !BASE.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// An image as the API needs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageInfo {
@@ -55,14 +67,7 @@ pub struct ImageInfo {
 
 impl ImageInfo {
     fn from_json(v: &Value) -> ImageInfo {
-        let mut properties = BTreeMap::new();
-        if let Some(o) = v.as_object() {
-            for (k, val) in o {
-                if !BASE.contains(&k.as_str()) {
-                    properties.insert(k.clone(), val.clone());
-                }
-            }
-        }
+        let properties = properties(v);
         ImageInfo {
             id: v["id"].as_str().unwrap_or_default().to_owned(),
             name: v["name"].as_str().map(str::to_owned),
@@ -170,6 +175,113 @@ impl ImageClient {
             400 => Err(ComputeError::bad(format!("Invalid image metadata. Error: {text}"))),
             403 | 413 => Err(ComputeError::OverQuota(format!("Quota exceeded for image: {text}"))),
             _ => Err(upstream(format!("create image: {status}: {text}"))),
+        }
+    }
+
+    /// The image as the image service renders it, or `None` when it does
+    /// not exist (or is not visible to the token's project).
+    pub async fn get_json(&self, token: &str, id: &str) -> Result<Option<Value>> {
+        if id.is_empty() || id.contains('/') || id.contains('?') {
+            return Ok(None);
+        }
+        let resp = self
+            .http
+            .get(format!("{}/v2/images/{id}", self.url))
+            .header("x-auth-token", token)
+            .send()
+            .await
+            .map_err(upstream)?;
+        match resp.status().as_u16() {
+            200 => Ok(Some(resp.json().await.map_err(upstream)?)),
+            404 | 403 | 400 => Ok(None),
+            s => Err(upstream(format!("GET image {id}: {s}"))),
+        }
+    }
+
+    /// Every image visible to the token matching the image service's own
+    /// `filters` (name, status, property equality), following `next`
+    /// links to the end.
+    pub async fn list_json(&self, token: &str, filters: &[(String, String)]) -> Result<Vec<Value>> {
+        let mut images = Vec::new();
+        let mut query: Vec<(String, String)> = filters.to_vec();
+        query.push(("limit".into(), "1000".into()));
+        let mut url = format!("{}/v2/images", self.url);
+        loop {
+            let resp = self
+                .http
+                .get(&url)
+                .query(&query)
+                .header("x-auth-token", token)
+                .send()
+                .await
+                .map_err(upstream)?;
+            let status = resp.status().as_u16();
+            if status == 400 {
+                let text = resp.text().await.unwrap_or_default();
+                return Err(ComputeError::bad(format!("Invalid image filter: {text}")));
+            }
+            if status != 200 {
+                return Err(upstream(format!("list images: {status}")));
+            }
+            let page: Value = resp.json().await.map_err(upstream)?;
+            if let Some(list) = page["images"].as_array() {
+                images.extend(list.iter().cloned());
+            }
+            match page["next"].as_str() {
+                // `next` is a path with the whole query: follow it as is.
+                Some(next) if !next.is_empty() => {
+                    url = match next.strip_prefix("/v2/") {
+                        Some(rest) => format!("{}/v2/{rest}", self.url),
+                        None => next.to_owned(),
+                    };
+                    query.clear();
+                }
+                _ => return Ok(images),
+            }
+        }
+    }
+
+    /// Applies a JSON patch (Glance's `openstack-images-v2.1-json-patch`)
+    /// to an image's attributes; returns the image as it now is.
+    pub async fn patch(&self, token: &str, id: &str, ops: &[Value]) -> Result<Value> {
+        let resp = self
+            .http
+            .patch(format!("{}/v2/images/{id}", self.url))
+            .header("x-auth-token", token)
+            .header("content-type", "application/openstack-images-v2.1-json-patch")
+            .body(Value::Array(ops.to_vec()).to_string())
+            .send()
+            .await
+            .map_err(upstream)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        match status {
+            200 => serde_json::from_str(&text).map_err(upstream),
+            404 => Err(ComputeError::not_found("Image not found.")),
+            400 | 409 => Err(ComputeError::bad(format!("Invalid image metadata. Error: {text}"))),
+            403 => Err(ComputeError::forbidden(format!(
+                "Not allowed to update the image: {text}"
+            ))),
+            413 => Err(ComputeError::OverQuota(format!("Quota exceeded for image: {text}"))),
+            _ => Err(upstream(format!("update image {id}: {status}: {text}"))),
+        }
+    }
+
+    /// Deletes an image the caller asked to delete: not found and not
+    /// allowed (a protected image, someone else's) are the caller's faults.
+    pub async fn delete_checked(&self, token: &str, id: &str) -> Result<()> {
+        let resp = self
+            .http
+            .delete(format!("{}/v2/images/{id}", self.url))
+            .header("x-auth-token", token)
+            .send()
+            .await
+            .map_err(upstream)?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(()),
+            404 => Err(ComputeError::not_found("Image not found.")),
+            403 => Err(ComputeError::forbidden("You are not allowed to delete the image.")),
+            s => Err(upstream(format!("delete image {id}: {s}"))),
         }
     }
 

@@ -7,8 +7,8 @@
 //! keys are checked by decoding their wire format (type name, then the
 //! fields of that type); the fingerprint is Nova's: MD5 of the key blob
 //! as colon-separated hex. x509 certificates are checked for PEM armour
-//! around a DER sequence and fingerprinted with SHA-1, as Nova does;
-//! generating an x509 certificate is not supported.
+//! around a DER sequence and fingerprinted with SHA-1, as Nova does; a
+//! generated x509 keypair is an RSA key with a self-signed certificate.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -155,6 +155,43 @@ fn generate_rsa() -> Result<(String, String)> {
     Ok((pem.to_string(), public))
 }
 
+/// A new RSA key and a self-signed certificate for it, as Nova makes an
+/// x509 keypair: (private PKCS#1 PEM, certificate PEM), the certificate
+/// naming the user and the key and valid for ten years.
+fn generate_x509(user_id: &str, key_name: &str) -> Result<(String, String)> {
+    use std::str::FromStr;
+
+    use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    use x509_cert::der::EncodePem;
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    use x509_cert::time::Validity;
+
+    let fail = |e: &dyn std::fmt::Display| ComputeError::Internal(format!("x509 keypair generation: {e}"));
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| fail(&e))?;
+    let spki = SubjectPublicKeyInfoOwned::from_key(key.to_public_key()).map_err(|e| fail(&e))?;
+    let short = |s: &str| s.chars().take(16).collect::<String>();
+    let subject = Name::from_str(&format!(
+        "CN={}-{}-{},OU=NovaDev,O=OpenStack",
+        short(user_id),
+        short(key_name),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S")
+    ))
+    .map_err(|e| fail(&e))?;
+    let serial = SerialNumber::new(&rand::random::<[u8; 8]>().map(|b| b & 0x7f)).map_err(|e| fail(&e))?;
+    let validity = Validity::from_now(std::time::Duration::from_secs(10 * 365 * 86_400)).map_err(|e| fail(&e))?;
+    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key.clone());
+    let cert = CertificateBuilder::new(Profile::Root, serial, validity, subject, spki, &signer)
+        .map_err(|e| fail(&e))?
+        .build::<rsa::pkcs1v15::Signature>()
+        .map_err(|e| fail(&e))?;
+    let cert_pem = cert.to_pem(LineEnding::LF).map_err(|e| fail(&e))?;
+    let key_pem = key.to_pkcs1_pem(LineEnding::LF).map_err(|e| fail(&e))?;
+    Ok((key_pem.to_string(), cert_pem))
+}
+
 fn not_found(name: &str, user_id: &str) -> ComputeError {
     ComputeError::not_found(format!("Keypair {name} not found for user {user_id}"))
 }
@@ -202,9 +239,11 @@ impl Compute {
         let (public_key, private_key) = match public_key {
             Some(p) => (p.to_owned(), None),
             None if key_type == "x509" => {
-                return Err(ComputeError::bad(
-                    "Keypair data is invalid: generating x509 certificates is not supported; import one with public_key",
-                ));
+                let (user, key_name) = (user_id.to_owned(), name.to_owned());
+                let (private, cert) = tokio::task::spawn_blocking(move || generate_x509(&user, &key_name))
+                    .await
+                    .map_err(|e| ComputeError::Internal(e.to_string()))??;
+                (cert, Some(private))
             }
             None => {
                 let (private, public) = tokio::task::spawn_blocking(generate_rsa)

@@ -97,6 +97,14 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     resp
 }
 
+/// Middleware for the v2.0 compatibility routes (`/v2/...`): the base
+/// version, whatever the request asks for, and no version headers back,
+/// as Nova's legacy endpoint behaves.
+pub async fn legacy_layer(mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(MIN);
+    next.run(req).await
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Version {
     type Rejection = ApiError;
 

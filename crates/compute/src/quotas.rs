@@ -228,6 +228,32 @@ impl Compute {
         Ok(())
     }
 
+    /// A resize's quota check: the growth in `cores` and `ram` of a
+    /// server going to a bigger flavor must fit in the project's (and a
+    /// user-scoped) limits, as Nova checks the flavor delta.
+    pub async fn check_resize_quota(&self, project_id: &str, user_id: &str, cores: i64, ram: i64) -> Result<()> {
+        for scope_user in [None, Some(user_id)] {
+            if scope_user.is_some()
+                && db::quotas::project_limits(&self.db, project_id, scope_user)
+                    .await?
+                    .is_empty()
+            {
+                continue;
+            }
+            let limits = self.quota_limits(project_id, scope_user).await?;
+            let (_, used_cores, used_ram) = db::servers::usage(&self.db, project_id, scope_user).await?;
+            for (name, used, delta) in [("cores", used_cores, cores), ("ram", used_ram, ram)] {
+                let limit = limits.get(name).copied().unwrap_or(-1);
+                if delta > 0 && limit >= 0 && used + delta > limit {
+                    return Err(ComputeError::OverQuota(format!(
+                        "Quota exceeded for {name}: Requested {delta}, but already used {used} of {limit} {name}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Nova's `check_num_instances_quota`: how many of `min..=max`
     /// instances of `vcpus`/`ram` fit; `Err` (403) when fewer than `min`.
     pub async fn check_instance_quota(

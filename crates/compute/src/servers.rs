@@ -472,11 +472,14 @@ impl Compute {
         name: Option<String>,
         description: Option<Option<String>>,
         hostname: Option<String>,
+        access_ips: AccessIps,
     ) -> Result<InstanceRow> {
         let c = Changes {
             display_name: name,
             display_description: description,
             hostname,
+            access_ip_v4: access_ips.v4,
+            access_ip_v6: access_ips.v6,
             ..Default::default()
         };
         if !db::servers::update(&self.db, uuid, &c, &Expect::default()).await? {
@@ -654,4 +657,11 @@ impl Compute {
         self.bus.cast(&rpc::agent_topic(host), "instance_action", &req).await?;
         Ok(())
     }
+}
+
+/// Access addresses a request changes: `Some(None)` clears one.
+#[derive(Clone, Debug, Default)]
+pub struct AccessIps {
+    pub v4: Option<Option<String>>,
+    pub v6: Option<Option<String>>,
 }

@@ -56,6 +56,14 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("os-hypervisors", "Hypervisors", "Admin-only hypervisor administration."),
     ("os-hypervisor-status", "HypervisorStatus", "Show hypervisor status."),
     ("os-services", "Services", "Services support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
+    ("images", "Images", "Proxying API for Images."),
+    ("os-create-backup", "CreateBackup", "Create a backup of a server."),
+    (
+        "os-admin-actions",
+        "AdminActions",
+        "Enable admin-only server actions\n\nActions include: os-resetState",
+    ),
     ("os-extended-services", "ExtendedServices", "Extended services support."),
     (
         "os-extended-services-delete",

@@ -446,11 +446,13 @@ fn parse_create(v: Version, body: &Value) -> ApiResult<NewFlavor> {
             }
             Some(s.clone())
         }
+        // Nova's schema takes numbers too, and keeps them as text
+        Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(invalid(
                 "id",
                 other,
-                &format!("{other} is not of type 'string', 'null'"),
+                &format!("{other} is not of type 'string', 'number', 'null'"),
             ));
         }
     };
@@ -750,5 +752,6 @@ async fn spec_delete(State(c): State<Compute>, Auth(ctx): Auth, Path(p): Path<Pa
     authorize(&c, &ctx, "os_compute_api:os-flavor-extra-specs:delete")?;
     let key = p.key.clone().unwrap_or_default();
     c.delete_extra_spec(p.flavor(), &key).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    // Nova answers this delete with 200, unlike its others
+    Ok(StatusCode::OK.into_response())
 }

@@ -5,9 +5,10 @@
 //! 2.88 drops the resource figures (placement has them) and adds
 //! `uptime`.
 //!
-//! Not offered: the host's uptime — the agents' RPC contract has no call
-//! for it, so `{id}/uptime` answers 501 and 2.88's `uptime` is null;
-//! `disk_available_least` is null (the agents do not report it).
+//! The uptime is the agent's (`get_host_uptime`): a host whose agent does
+//! not answer gives 503 on `{id}/uptime` and a null `uptime` in 2.88's
+//! show. Not offered: `disk_available_least` is null (the agents do not
+//! report it).
 
 use axum::Json;
 use axum::Router;
@@ -250,7 +251,13 @@ async fn show(
     }
     let show_servers = v.at_least(53) && flag_param(&pairs, "with_servers")?;
     let h = find(&c, v, p.id.as_deref().unwrap_or_default()).await?;
-    let o = detail(&h, v);
+    let mut o = detail(&h, v);
+    if v.at_least(88) && h.service.up {
+        o["uptime"] = c
+            .host_uptime(&h.service.row.host)
+            .await
+            .map_or(Value::Null, Value::String);
+    }
     Ok(Json(
         json!({"hypervisor": if show_servers { with_servers(o, &h) } else { o }}),
     ))
@@ -289,11 +296,16 @@ async fn uptime(
         return Err(version_not_found());
     }
     authorize(&c, &ctx, "os_compute_api:os-hypervisors:uptime")?;
-    find(&c, v, p.id.as_deref().unwrap_or_default()).await?;
-    Err(ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        "Virt driver does not implement uptime function.",
-    ))
+    let h = find(&c, v, p.id.as_deref().unwrap_or_default()).await?;
+    if !h.service.up {
+        return Err(ApiError::bad_request(format!(
+            "Compute service of {} is unavailable at this time.",
+            h.service.row.host
+        )));
+    }
+    let mut o = summary(&h, v);
+    o["uptime"] = json!(c.host_uptime(&h.service.row.host).await?);
+    Ok(Json(json!({ "hypervisor": o })))
 }
 
 async fn matching(c: &Compute, pattern: &str) -> ApiResult<Vec<HypervisorView>> {

@@ -7,7 +7,9 @@ pub mod aggregates;
 pub mod availability_zones;
 pub mod extensions;
 pub mod flavors;
+pub mod hosts;
 pub mod hypervisors;
+pub mod images;
 pub mod keypairs;
 pub mod limits;
 pub mod quotas;
@@ -26,8 +28,7 @@ use crate::Compute;
 impl Compute {
     /// The whole API, wrapped in the common middleware stack (Nova faults).
     pub fn router(&self) -> Router {
-        let v21: Router<Compute> = Router::new()
-            .merge(versions::v21_routes())
+        let resources: Router<Compute> = Router::new()
             .merge(servers::routes())
             .merge(server_actions::routes())
             .merge(server_groups::routes())
@@ -36,16 +37,24 @@ impl Compute {
             .merge(availability_zones::routes())
             .merge(aggregates::routes())
             .merge(services::routes())
+            .merge(hosts::routes())
             .merge(hypervisors::routes())
+            .merge(images::routes())
             .merge(extensions::routes())
             .merge(quotas::routes())
             .merge(limits::routes())
             .merge(usage::routes());
-        let v21 = v21.layer(middleware::from_fn(crate::microversion::layer));
+        let v21 = resources
+            .clone()
+            .merge(versions::v21_routes())
+            .layer(middleware::from_fn(crate::microversion::layer));
+        let v2 = resources.layer(middleware::from_fn(crate::microversion::legacy_layer));
         let routes = Router::new()
             .merge(versions::root_routes())
             .nest("/v2.1", v21.clone())
             .nest("/v2.1/{project_id}", v21)
+            .nest("/v2", v2.clone())
+            .nest("/v2/{project_id}", v2)
             .with_state(self.clone());
         ::api::service_layers(
             routes,

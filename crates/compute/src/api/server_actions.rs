@@ -81,6 +81,8 @@ async fn action(
         "os-getConsoleOutput" => "os_compute_api:os-console-output",
         "restore" => "os_compute_api:os-deferred-delete:restore",
         "forceDelete" => "os_compute_api:os-deferred-delete:force",
+        "os-resetState" => "os_compute_api:os-admin-actions:reset_state",
+        "createBackup" => "os_compute_api:os-create-backup",
         other => {
             return Err(ApiError::bad_request(format!("There is no such action: {other}")));
         }
@@ -152,14 +154,7 @@ async fn action(
                 None => BTreeMap::new(),
             };
             let image_id = c.create_image(&caller, &uuid, &name, &metadata).await?;
-            if v.at_least(45) {
-                return Ok((StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response());
-            }
-            let mut headers = HeaderMap::new();
-            if let Ok(l) = HeaderValue::from_str(&format!("{}/images/{image_id}", c.image.base_url())) {
-                headers.insert(header::LOCATION, l);
-            }
-            return Ok((StatusCode::ACCEPTED, headers).into_response());
+            return Ok(image_created(&c, v, &image_id));
         }
         "shelve" => c.shelve_server(&caller, &uuid).await?,
         "shelveOffload" => c.shelve_offload_server(&caller, &uuid).await?,
@@ -192,9 +187,71 @@ async fn action(
         }
         "restore" => c.restore_server(&caller, &uuid).await?,
         "forceDelete" => c.force_delete_server(&caller, &uuid).await?,
+        "os-resetState" => {
+            let Some(state) = args.get("state").and_then(Value::as_str) else {
+                return Err(ApiError::bad_request(
+                    "Invalid input for field/attribute os-resetState. 'state' is a required property",
+                ));
+            };
+            c.reset_state(&uuid, state).await?
+        }
+        "createBackup" => return create_backup(&c, &caller, v, &uuid, args).await,
         _ => unreachable!("action names are matched above"),
     }
     Ok(accepted())
+}
+
+/// The 202 of an action that made an image: its id in the body from
+/// 2.45, its URL in `Location` before.
+fn image_created(c: &Compute, v: Version, image_id: &str) -> Response {
+    if v.at_least(45) {
+        return (StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response();
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(l) = HeaderValue::from_str(&format!("{}/images/{image_id}", c.image.base_url())) {
+        headers.insert(header::LOCATION, l);
+    }
+    (StatusCode::ACCEPTED, headers).into_response()
+}
+
+async fn create_backup(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Value) -> ApiResult<Response> {
+    let Value::Object(a) = args else {
+        return Err(ApiError::bad_request("Invalid input for field/attribute createBackup."));
+    };
+    let required = |field: &str| {
+        ApiError::bad_request(format!(
+            "Invalid input for field/attribute createBackup. Value: {args}. '{field}' is a required property"
+        ))
+    };
+    let name = parse_name(a, true)?.ok_or_else(|| required("name"))?;
+    let backup_type = match a.get("backup_type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid input for field/attribute backup_type. Value: {other}. {other} is not of type 'string'"
+            )));
+        }
+        None => return Err(required("backup_type")),
+    };
+    let rotation = match a.get("rotation") {
+        None => return Err(required("rotation")),
+        Some(r) => r
+            .as_u64()
+            .or_else(|| r.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid input for field/attribute rotation. Value: {r}. {r} is not a non-negative integer"
+                ))
+            })?,
+    };
+    let metadata = match a.get("metadata") {
+        Some(m) => parse_metadata(m, "metadata")?,
+        None => BTreeMap::new(),
+    };
+    let image_id = c
+        .create_backup(caller, uuid, &name, &backup_type, rotation, &metadata)
+        .await?;
+    Ok(image_created(c, v, &image_id))
 }
 
 async fn rebuild(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Value) -> ApiResult<Response> {
@@ -240,9 +297,11 @@ async fn rebuild(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Va
             key_name,
             user_data,
             hostname,
+            super::servers::access_ips(a)?,
         )
         .await?;
     let mut server = render(c, caller, &row, v, true).await;
+    super::servers::plain_before_2_75(&mut server, v);
     let pass = a
         .get("adminPass")
         .and_then(Value::as_str)

@@ -84,8 +84,51 @@ fn links(c: &Compute, kind: &str, id: &str) -> Value {
     ])
 }
 
+/// Before 2.75, update and rebuild answer with the plain server view:
+/// without the extended attributes that show and list add.
+pub(crate) fn plain_before_2_75(server: &mut Value, v: Version) {
+    if v.at_least(75) {
+        return;
+    }
+    if let Some(o) = server.as_object_mut() {
+        o.retain(|k, _| !k.starts_with("OS-") || k == "OS-DCF:diskConfig");
+        for k in [
+            "security_groups",
+            "key_name",
+            "config_drive",
+            "host_status",
+            "os-extended-volumes:volumes_attached",
+        ] {
+            o.remove(k);
+        }
+    }
+}
+
 /// The full server view of `row` at microversion `v`.
 pub(crate) async fn render(c: &Compute, caller: &Caller, row: &InstanceRow, v: Version, show: bool) -> Value {
+    render_with(c, caller, row, v, show, None).await
+}
+
+/// Whether each compute host is up, read once for a whole listing (as
+/// Nova's `get_instances_host_statuses` does) rather than once per server.
+async fn host_states(c: &Compute) -> Option<BTreeMap<String, bool>> {
+    let hosts = c.compute_hosts().await.ok()?;
+    let mut up = BTreeMap::new();
+    for h in hosts {
+        *up.entry(h.host).or_insert(false) |= h.up;
+    }
+    Some(up)
+}
+
+/// [`render`], with the hosts' states when the caller has read them.
+async fn render_with(
+    c: &Compute,
+    caller: &Caller,
+    row: &InstanceRow,
+    v: Version,
+    show: bool,
+    hosts: Option<&BTreeMap<String, bool>>,
+) -> Value {
     let base = c.base_url();
     let admin_attrs = authorize(
         c,
@@ -185,7 +228,10 @@ pub(crate) async fn render(c: &Compute, caller: &Caller, row: &InstanceRow, v: V
         .is_ok()
     {
         let hs = match &row.host {
-            Some(h) => match c.host_is_up(h).await {
+            Some(h) => match match hosts {
+                Some(m) => Ok(m.get(h).copied().unwrap_or(false)),
+                None => c.host_is_up(h).await,
+            } {
                 Ok(true) => "UP",
                 Ok(false) => "DOWN",
                 Err(_) => "UNKNOWN",
@@ -245,6 +291,40 @@ fn string_field(body: &Map<String, Value>, field: &str, min: usize, max: usize) 
         }
         Some(other) => Err(bad(field, other, &format!("{other} is not of type 'string'"))),
     }
+}
+
+/// `accessIPv4` / `accessIPv6`: an address of that family, kept in its
+/// canonical text (`::babe:dc0c:1602`, as Nova's netaddr writes it), or
+/// null to clear it.
+pub(crate) fn access_ip(body: &Map<String, Value>, field: &str, v6: bool) -> ApiResult<Option<Option<String>>> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(text)) => {
+            let canonical = if v6 {
+                text.parse::<std::net::Ipv6Addr>().ok().map(|a| a.to_string())
+            } else {
+                text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
+            };
+            match canonical {
+                Some(a) => Ok(Some(Some(a))),
+                None => Err(bad(
+                    field,
+                    &json!(text),
+                    &format!("'{text}' is not a '{}'", if v6 { "ipv6" } else { "ipv4" }),
+                )),
+            }
+        }
+        Some(other) => Err(bad(field, other, &format!("{other} is not of type 'string'"))),
+    }
+}
+
+/// Both access addresses of a create, update or rebuild body.
+pub(crate) fn access_ips(body: &Map<String, Value>) -> ApiResult<crate::servers::AccessIps> {
+    Ok(crate::servers::AccessIps {
+        v4: access_ip(body, "accessIPv4", false)?,
+        v6: access_ip(body, "accessIPv6", true)?,
+    })
 }
 
 pub(crate) fn parse_name(body: &Map<String, Value>, required: bool) -> ApiResult<Option<String>> {
@@ -505,8 +585,8 @@ async fn create(
         hostname,
         config_drive,
         admin_pass,
-        access_ip_v4: string_field(s, "accessIPv4", 0, 64)?,
-        access_ip_v6: string_field(s, "accessIPv6", 0, 64)?,
+        access_ip_v4: access_ip(s, "accessIPv4", false)?.flatten(),
+        access_ip_v6: access_ip(s, "accessIPv6", true)?.flatten(),
     };
     let created = c.create_servers(&caller, req).await?;
     if return_reservation_id {
@@ -829,9 +909,10 @@ async fn detail(
     axum::extract::Query(q): QueryPairs,
 ) -> ApiResult<Json<Value>> {
     let (rows, limit) = list_rows(&c, &caller, v, &q, "os_compute_api:servers:detail").await?;
+    let hosts = host_states(&c).await;
     let mut servers = Vec::new();
     for r in &rows {
-        servers.push(render(&c, &caller, r, v, false).await);
+        servers.push(render_with(&c, &caller, r, v, false, hosts.as_ref()).await);
     }
     let mut body = json!({"servers": servers});
     if let Some(l) = servers_links(&c, "servers/detail", &q, limit, &rows) {
@@ -890,12 +971,15 @@ async fn update(
         Some(h) => Some(parse_hostname(h)?),
         None => None,
     };
-    let row = if name.is_some() || description.is_some() || hostname.is_some() {
-        c.update_server(&row.uuid, name, description, hostname).await?
+    let ips = access_ips(s)?;
+    let row = if name.is_some() || description.is_some() || hostname.is_some() || ips.v4.is_some() || ips.v6.is_some() {
+        c.update_server(&row.uuid, name, description, hostname, ips).await?
     } else {
         row
     };
-    Ok(Json(json!({"server": render(&c, &caller, &row, v, true).await})))
+    let mut server = render(&c, &caller, &row, v, true).await;
+    plain_before_2_75(&mut server, v);
+    Ok(Json(json!({ "server": server })))
 }
 
 async fn delete(

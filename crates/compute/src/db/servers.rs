@@ -426,6 +426,8 @@ pub struct Changes {
     pub display_name: Option<String>,
     pub display_description: Option<Option<String>>,
     pub hostname: Option<String>,
+    pub access_ip_v4: Option<Option<String>>,
+    pub access_ip_v6: Option<Option<String>>,
     pub host: Option<Option<String>>,
     pub node: Option<Option<String>>,
     pub availability_zone: Option<Option<String>>,
@@ -473,6 +475,12 @@ pub async fn update(db: &Db, uuid: &str, c: &Changes, expect: &Expect) -> Result
     }
     if let Some(v) = &c.display_description {
         sets.push(("display_description", s(v)));
+    }
+    if let Some(v) = &c.access_ip_v4 {
+        sets.push(("access_ip_v4", s(v)));
+    }
+    if let Some(v) = &c.access_ip_v6 {
+        sets.push(("access_ip_v6", s(v)));
     }
     if let Some(v) = &c.hostname {
         sets.push(("hostname", Bind::Str(Some(v.clone()))));

@@ -46,6 +46,12 @@ pub(super) fn rules() -> Vec<(&'static str, String)> {
             "os_compute_api:os-services:list",
             "os_compute_api:os-services:update",
             "os_compute_api:os-services:delete",
+            "os_compute_api:os-hosts:list",
+            "os_compute_api:os-hosts:show",
+            "os_compute_api:os-hosts:update",
+            "os_compute_api:os-hosts:reboot",
+            "os_compute_api:os-hosts:shutdown",
+            "os_compute_api:os-hosts:startup",
         ],
         ADMIN,
     );

@@ -35,6 +35,8 @@ pub(super) fn rules() -> Vec<(&'static str, String)> {
         ("os_compute_api:os-lock-server:unlock:unlock_override", ADMIN),
         ("os_compute_api:os-shelve:shelve", MEMBER),
         ("os_compute_api:os-shelve:shelve_offload", ADMIN),
+        ("os_compute_api:os-admin-actions:reset_state", ADMIN),
+        ("os_compute_api:os-create-backup", MEMBER),
         ("os_compute_api:os-shelve:unshelve", MEMBER),
         ("os_compute_api:os-console-output", MEMBER),
         ("os_compute_api:os-deferred-delete:restore", MEMBER),

@@ -67,6 +67,26 @@ async fn keypairs_generate_import_list_show_delete() {
     assert_eq!(v["keypair"]["fingerprint"], md5_fingerprint(ED25519).as_str());
     assert!(v["keypair"].get("private_key").is_none());
 
+    // a generated x509 keypair: a key and a self-signed certificate
+    let (s, v) = create(&env, &member, Some("2.2"), json!({"name": "cert", "type": "x509"})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["keypair"]["type"], "x509");
+    let cert = v["keypair"]["public_key"].as_str().unwrap();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
+    assert!(
+        v["keypair"]["private_key"]
+            .as_str()
+            .unwrap()
+            .contains("RSA PRIVATE KEY")
+    );
+    assert_eq!(
+        v["keypair"]["fingerprint"].as_str().unwrap().len(),
+        59,
+        "SHA-1 as hex pairs"
+    );
+    let (s, _) = env.call(Method::DELETE, "os-keypairs/cert", &member, None, None).await;
+    assert_eq!(s, 202);
+
     let (s, v) = create(&env, &member, None, json!({"name": "imp", "public_key": ED25519})).await;
     assert_eq!(s, 409);
     assert_eq!(v["conflictingRequest"]["message"], "Key pair 'imp' already exists.");

@@ -2,6 +2,7 @@
 //! against `TestCloud::with_compute()` (identity, placement, image,
 //! compute, and fake-driver agents on an in-process bus).
 
+mod images;
 mod quotas;
 
 use std::time::Duration;
@@ -10,19 +11,27 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use test_cloud::TestCloud;
 
-const LATEST: &str = "compute 2.96";
+const LATEST_VERSION: &str = "2.96";
 
 async fn call(cloud: &TestCloud, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!(
-        "{}/v2.1/{}",
-        cloud.compute_url.as_deref().unwrap(),
-        path.trim_start_matches('/')
-    );
+    call_at(cloud, LATEST_VERSION, method, path.trim_start_matches('/'), token, body).await
+}
+
+/// A call at an explicit microversion.
+pub(crate) async fn call_at(
+    cloud: &TestCloud,
+    version: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/v2.1/{}", cloud.compute_url.as_deref().unwrap(), path);
     let mut req = cloud
         .http
         .request(method, url)
         .header("x-auth-token", token)
-        .header("openstack-api-version", LATEST);
+        .header("openstack-api-version", format!("compute {version}"));
     if let Some(b) = body {
         req = req.json(&b);
     }

@@ -5,33 +5,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use test_cloud::TestCloud;
 
-use super::{admin_project, boot, call, image, wait_status};
+use super::{admin_project, boot, call, call_at, image, wait_status};
 
 const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test";
-
-/// A call at an explicit microversion.
-async fn call_at(
-    cloud: &TestCloud,
-    version: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = format!("{}/v2.1/{}", cloud.compute_url.as_deref().unwrap(), path);
-    let mut req = cloud
-        .http
-        .request(method, url)
-        .header("x-auth-token", token)
-        .header("openstack-api-version", format!("compute {version}"));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 /// A new project with a user holding `role` there: (project, user, token).
 async fn project_user(cloud: &TestCloud, admin: &str, name: &str, role: &str) -> (String, String, String) {
@@ -644,5 +620,47 @@ async fn simple_tenant_usage() {
         v["badRequest"]["message"],
         "Invalid start time. The start time cannot occur after the end time."
     );
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resize_checks_the_flavor_growth_against_the_quota() {
+    let cloud = TestCloud::start().await.with_compute().await;
+    let admin = cloud.admin_token().await;
+    let project = admin_project(&cloud, &admin).await;
+    let img = image(&cloud, &admin).await;
+    let (s, v) = boot(&cloud, &admin, &img, json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["server"]["id"].as_str().unwrap().to_owned();
+    wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    // m1.tiny (512 MB) fits in 1024 MB; m1.small (2048 MB) does not
+    let body = json!({"quota_set": {"ram": 1024}});
+    let (s, _) = call(
+        &cloud,
+        Method::PUT,
+        &format!("os-quota-sets/{project}"),
+        &admin,
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = call(
+        &cloud,
+        Method::POST,
+        &format!("servers/{id}/action"),
+        &admin,
+        Some(json!({"resize": {"flavorRef": "2"}})),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    assert!(
+        v["forbidden"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Quota exceeded for ram"),
+        "{v}"
+    );
+    let server = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(server["flavor"]["original_name"], "m1.tiny", "nothing changed");
     cloud.stop().await;
 }
