@@ -90,10 +90,14 @@ sys.exit("compute services not up")
 PY
 }
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
 run_boot() {  # MODE
+    LOAD_BEFORE="$(loadavg)"
     "$VENV/bin/python" "$HERE/boot.py" --auth-url "$AUTH_URL" --password "$PW" \
         --servers "$SERVERS" --batch "$BATCH" --samples "$SAMPLES" >"$RUN/$1.json"
-    log "$1: $(cat "$RUN/$1.json")"
+    LOAD_AFTER="$(loadavg)"
+    log "$1: $(cat "$RUN/$1.json") (load average before: $LOAD_BEFORE, after: $LOAD_AFTER)"
 }
 
 AUTH_URL="http://127.0.0.1:$((5000 + OFFSET))/v3"
@@ -108,8 +112,8 @@ for mode in $MODES; do
         wait_computes 1
         idle=$(rss_kib "${PIDS[0]}")
         run_boot inproc
-        printf '{"idle_rss_kib": %s, "rss_kib": %s, "peak_rss_kib": %s}\n' "$idle" \
-            "$(rss_kib "${PIDS[0]}")" "$(hwm_kib "${PIDS[0]}")" >"$RUN/inproc.mem.json"
+        printf '{"idle_rss_kib": %s, "rss_kib": %s, "peak_rss_kib": %s, "load_before": "%s", "load_after": "%s"}\n' "$idle" \
+            "$(rss_kib "${PIDS[0]}")" "$(hwm_kib "${PIDS[0]}")" "$LOAD_BEFORE" "$LOAD_AFTER" >"$RUN/inproc.mem.json"
         cleanup_pids=("${PIDS[@]}")
         for p in "${cleanup_pids[@]}"; do kill -TERM "$p"; wait "$p" || true; done
         PIDS=()
@@ -137,8 +141,9 @@ port_offset = $OFFSET"
         wait_computes 2
         idle=$(rss_kib "${PIDS[0]}")
         run_boot rabbit
-        printf '{"idle_rss_kib": %s, "rss_kib": %s, "peak_rss_kib": %s, "agent_rss_kib": [%s, %s]}\n' "$idle" \
+        printf '{"idle_rss_kib": %s, "rss_kib": %s, "peak_rss_kib": %s, "agent_rss_kib": [%s, %s], "load_before": "%s", "load_after": "%s"}\n' "$idle" \
             "$(rss_kib "${PIDS[0]}")" "$(hwm_kib "${PIDS[0]}")" "$(rss_kib "${PIDS[1]}")" "$(rss_kib "${PIDS[2]}")" \
+            "$LOAD_BEFORE" "$LOAD_AFTER" \
             >"$RUN/rabbit.mem.json"
         for p in "${PIDS[@]}"; do kill -TERM "$p"; wait "$p" || true; done
         PIDS=()

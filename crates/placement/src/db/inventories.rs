@@ -115,30 +115,43 @@ pub async fn class_in_use(db: &Db, c: &mut Conn, class: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// `SUM(used)` as a 64-bit integer on every backend: a bare `SUM()` of a
+/// BIGINT is a decimal on PostgreSQL and MySQL, which `Any` cannot decode.
+fn sum_used(db: &Db) -> &'static str {
+    match db.backend() {
+        store::Backend::MySql => "CAST(SUM(used) AS SIGNED)",
+        _ => "CAST(SUM(used) AS BIGINT)",
+    }
+}
+
 /// What is allocated on a provider, by resource class (classes without
-/// allocations absent). Summed here, not in SQL: `SUM()` of a BIGINT is a
-/// decimal on PostgreSQL and MySQL, which `Any` cannot decode.
+/// allocations absent), summed by the database.
 pub async fn usage_of_provider(db: &Db, c: &mut Conn, uuid: &str) -> Result<HashMap<String, i64>> {
-    let rows = sqlx::query(db.sql("SELECT resource_class, used FROM allocations WHERE provider_uuid = ?"))
-        .bind(uuid)
-        .fetch_all(&mut *c)
-        .await?;
+    let q = format!(
+        "SELECT resource_class, {} AS used FROM allocations WHERE provider_uuid = ? GROUP BY resource_class",
+        sum_used(db)
+    );
+    let rows = sqlx::query(db.sql(&q)).bind(uuid).fetch_all(&mut *c).await?;
     let mut out: HashMap<String, i64> = HashMap::new();
     for r in rows {
-        *out.entry(r.try_get("resource_class")?).or_default() += r.try_get::<i64, _>("used")?;
+        out.insert(r.try_get("resource_class")?, r.try_get::<i64, _>("used")?);
     }
     Ok(out)
 }
 
 /// What is allocated, by provider and resource class.
 pub async fn all_usage(db: &Db, c: &mut Conn) -> Result<HashMap<(String, String), i64>> {
-    let rows = sqlx::query(db.sql("SELECT provider_uuid, resource_class, used FROM allocations"))
-        .fetch_all(&mut *c)
-        .await?;
+    let q = format!(
+        "SELECT provider_uuid, resource_class, {} AS used FROM allocations GROUP BY provider_uuid, resource_class",
+        sum_used(db)
+    );
+    let rows = sqlx::query(db.sql(&q)).fetch_all(&mut *c).await?;
     let mut out: HashMap<(String, String), i64> = HashMap::new();
     for r in rows {
-        *out.entry((r.try_get("provider_uuid")?, r.try_get("resource_class")?))
-            .or_default() += r.try_get::<i64, _>("used")?;
+        out.insert(
+            (r.try_get("provider_uuid")?, r.try_get("resource_class")?),
+            r.try_get::<i64, _>("used")?,
+        );
     }
     Ok(out)
 }
