@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/e2e/tempest.sh - OpenStack's own integration suite, tempest, against
 # a fresh `oxistack up`: for each service built (identity, image, object
-# storage) its tempest.api area and its interop (refstack) list, each one
+# storage, compute) its tempest.api area and its interop (refstack) list, each one
 # step, minus the exclusions of tempest-<area>-skip.txt (each with its
 # reason); tempest-extra.ini is merged into tempest.conf.
 #
@@ -35,7 +35,7 @@ tempest() {  # NAME AREA ARGS... - one run-tempest.sh selection, recorded as a s
     record "tempest $name" "$rc" "$t0"
 }
 
-for area in identity image object_storage; do
+for area in identity image object_storage compute; do
     tempest "$area" "$area" "^tempest\.api\.$area"
     tempest "interop-$area" "$area" -f "$INTEROP/$area.txt"
 done

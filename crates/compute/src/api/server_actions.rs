@@ -302,6 +302,17 @@ async fn rebuild(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Va
         .await?;
     let mut server = render(c, caller, &row, v, true).await;
     super::servers::plain_before_2_75(&mut server, v);
+    // Rebuild's own additions: the key from 2.54, the user data (under
+    // its plain name) from 2.57.
+    if v.at_least(54) {
+        server["key_name"] = json!(row.key_name);
+    }
+    if v.at_least(57)
+        && let Some(o) = server.as_object_mut()
+    {
+        o.remove("OS-EXT-SRV-ATTR:user_data");
+        o.insert("user_data".into(), json!(row.user_data));
+    }
     let pass = a
         .get("adminPass")
         .and_then(Value::as_str)

@@ -175,6 +175,24 @@ async fn backups_rotate_and_reset_state_forces_a_state() {
     .await;
     assert_eq!(s, 400, "rotation is required");
 
+    // rebuild answers the plain view before 2.75, with the key (2.54)
+    // and the user data (2.57) under their own names
+    let rebuild = json!({"rebuild": {"imageRef": img}});
+    let path = format!("servers/{id}/action");
+    let (s, v) = call_at(&cloud, "2.1", Method::POST, &path, &token, Some(rebuild.clone())).await;
+    assert_eq!(s, 202, "{v}");
+    assert!(
+        v["server"].get("OS-EXT-STS:vm_state").is_none() && v["server"].get("key_name").is_none(),
+        "{v}"
+    );
+    wait_status(&cloud, &token, &id, "ACTIVE").await;
+    let (s, v) = call_at(&cloud, "2.57", Method::POST, &path, &token, Some(rebuild)).await;
+    assert_eq!(s, 202, "{v}");
+    let o = v["server"].as_object().unwrap();
+    assert!(o.contains_key("key_name") && o.contains_key("user_data"), "{v}");
+    assert!(!o.contains_key("OS-EXT-SRV-ATTR:user_data"), "{v}");
+    wait_status(&cloud, &token, &id, "ACTIVE").await;
+
     let (s, _) = action(&cloud, &token, &id, json!({"os-resetState": {"state": "error"}})).await;
     assert_eq!(s, 202);
     wait_status(&cloud, &token, &id, "ERROR").await;
