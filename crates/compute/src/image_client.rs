@@ -270,14 +270,7 @@ impl ImageClient {
     /// Deletes an image the caller asked to delete: not found and not
     /// allowed (a protected image, someone else's) are the caller's faults.
     pub async fn delete_checked(&self, token: &str, id: &str) -> Result<()> {
-        let resp = self
-            .http
-            .delete(format!("{}/v2/images/{id}", self.url))
-            .header("x-auth-token", token)
-            .send()
-            .await
-            .map_err(upstream)?;
-        match resp.status().as_u16() {
+        match self.send_delete(token, id).await? {
             200..=299 => Ok(()),
             404 => Err(ComputeError::not_found("Image not found.")),
             403 => Err(ComputeError::forbidden("You are not allowed to delete the image.")),
@@ -287,6 +280,14 @@ impl ImageClient {
 
     /// Deletes an image; gone already is fine.
     pub async fn delete(&self, token: &str, id: &str) -> Result<()> {
+        match self.send_delete(token, id).await? {
+            200..=299 | 404 => Ok(()),
+            s => Err(upstream(format!("delete image {id}: {s}"))),
+        }
+    }
+
+    /// `DELETE /v2/images/{id}`; the status it answered.
+    async fn send_delete(&self, token: &str, id: &str) -> Result<u16> {
         let resp = self
             .http
             .delete(format!("{}/v2/images/{id}", self.url))
@@ -294,9 +295,6 @@ impl ImageClient {
             .send()
             .await
             .map_err(upstream)?;
-        match resp.status().as_u16() {
-            200..=299 | 404 => Ok(()),
-            s => Err(upstream(format!("delete image {id}: {s}"))),
-        }
+        Ok(resp.status().as_u16())
     }
 }

@@ -349,11 +349,7 @@ async fn merge_metadata(
     Path(p): Path<Params>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
-    proxy_available(v)?;
-    let image = fetch(&c, &ctx, image_id(&p)).await?;
-    let wanted = metadata_of(&body, "metadata")?;
-    let all = write_metadata(&c, &ctx, &image, &wanted, false).await?;
-    Ok(Json(json!({ "metadata": all })))
+    set_metadata(&c, &ctx, v, &p, &body, false).await
 }
 
 async fn replace_metadata(
@@ -363,10 +359,22 @@ async fn replace_metadata(
     Path(p): Path<Params>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Value>> {
+    set_metadata(&c, &ctx, v, &p, &body, true).await
+}
+
+/// `POST` (merge) and `PUT` (replace) of `/images/{id}/metadata`.
+async fn set_metadata(
+    c: &Compute,
+    ctx: &AuthContext,
+    v: Version,
+    p: &Params,
+    body: &Value,
+    replace: bool,
+) -> ApiResult<Json<Value>> {
     proxy_available(v)?;
-    let image = fetch(&c, &ctx, image_id(&p)).await?;
-    let wanted = metadata_of(&body, "metadata")?;
-    let all = write_metadata(&c, &ctx, &image, &wanted, true).await?;
+    let image = fetch(c, ctx, image_id(p)).await?;
+    let wanted = metadata_of(body, "metadata")?;
+    let all = write_metadata(c, ctx, &image, &wanted, replace).await?;
     Ok(Json(json!({ "metadata": all })))
 }
 
