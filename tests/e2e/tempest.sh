@@ -33,6 +33,13 @@ tempest() {  # NAME AREA ARGS... - one run-tempest.sh selection, recorded as a s
     FAIL_ON_FAILURES=1 QUIET=1 RESULTS_DIR="$LOGDIR/$name" CONF_WORK_DIR="$LOGDIR/work" \
         "$CONF/run-tempest.sh" -X "$E2E_DIR/tempest-$area-skip.txt" "$@" || rc=$?
     record "tempest $name" "$rc" "$t0"
+    # Later runs on this cloud boot the image the first run chose: left to
+    # choose again, they may pick a snapshot an earlier run left behind,
+    # which that run's clean-up then deletes under them.
+    if [ -z "${IMAGE_REF:-}" ] && [ -f "$LOGDIR/$name/tempest.conf" ]; then
+        IMAGE_REF="$(awk -F' = ' '$1 == "image_ref" {print $2; exit}' "$LOGDIR/$name/tempest.conf")"
+        if [ -n "$IMAGE_REF" ]; then export IMAGE_REF IMAGE_REF_ALT="$IMAGE_REF"; fi
+    fi
 }
 
 for area in identity image object_storage compute; do
