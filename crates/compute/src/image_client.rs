@@ -136,24 +136,7 @@ impl ImageClient {
     /// The image, or `None` when it does not exist (or is not visible to
     /// the token's project).
     pub async fn get(&self, token: &str, id: &str) -> Result<Option<ImageInfo>> {
-        if id.is_empty() || id.contains('/') || id.contains('?') {
-            return Ok(None);
-        }
-        let resp = self
-            .http
-            .get(format!("{}/v2/images/{id}", self.url))
-            .header("x-auth-token", token)
-            .send()
-            .await
-            .map_err(upstream)?;
-        match resp.status().as_u16() {
-            200 => {
-                let v: Value = resp.json().await.map_err(upstream)?;
-                Ok(Some(ImageInfo::from_json(&v)))
-            }
-            404 | 403 | 400 => Ok(None),
-            s => Err(upstream(format!("GET image {id}: {s}"))),
-        }
+        Ok(self.get_json(token, id).await?.as_ref().map(ImageInfo::from_json))
     }
 
     /// Creates an image record (no data yet); returns it.
