@@ -89,19 +89,27 @@ finish() {
 }
 
 # a. Debian packages. Listed here, installed only when one is missing, all in
-# ONE apt-get call. Coming: qemu-system-x86 together with qemu-utils (installing
-# Debian's qemu-system-x86 alone removes the backports qemu-utils: qemu-img
-# vanishes unless qemu-utils is reinstalled in the same step), dnsmasq-base.
-PKGS=(curl ca-certificates python3-venv pkg-config libssl-dev)
+# ONE apt-get call. qemu-utils is pinned to qemu-system-x86's version in the
+# same call: the machine ships a backports qemu-utils that breaks Debian 12's
+# qemu-system-x86, and installing the latter alone removes qemu-img.
+# genisoimage writes config drives; the test guest is built from packages
+# downloaded (not installed) by scripts/build-test-image.sh.
+PKGS=(curl ca-certificates python3-venv pkg-config libssl-dev
+    qemu-system-x86 qemu-utils genisoimage)
 apt_deps() {
-    local p missing=()
+    local p missing=() qemu_version
     for p in "${PKGS[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
+    dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q . &&
+        [ "$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null)" != \
+          "$(dpkg-query -W -f='${Version}' qemu-system-x86)" ] && missing+=(qemu-utils)
     if [ ${#missing[@]} = 0 ]; then echo "all present: ${PKGS[*]}"; return 0; fi
     echo "missing: ${missing[*]}"
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+    qemu_version=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+    apt-get install -y -q --no-install-recommends --allow-downgrades \
+        "${PKGS[@]/#qemu-utils/qemu-utils=$qemu_version}"
 }
 
 # b. the databases and the broker the Rust tests use (bounded waits)
@@ -173,6 +181,9 @@ if [ "$NO_DEPS" = 0 ] && want e2e; then
     [ "$STEP_RC" = 0 ] || finish
 fi
 if want rust; then
+    # the test guest the qemu driver's tests boot (kernel + busybox initramfs)
+    step guest scripts/build-test-image.sh "$PWD/target/test-guest"
+    [ "$STEP_RC" = 0 ] && export OXISTACK_TEST_GUEST="$PWD/target/test-guest"
     step fmt cargo fmt --all -- --check
     step clippy cargo clippy --workspace --all-targets -- -D warnings
     step test cargo test --workspace --no-fail-fast

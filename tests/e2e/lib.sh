@@ -24,6 +24,7 @@
 #   OXI_BIN              the binary (default <repo>/target/release/oxistack)
 #   OXI_E2E_RESULTS      if set, append "suite<TAB>passed<TAB>failed" to it
 #   OXI_UP_TIMEOUT       seconds to wait for /v3 (default 60)
+#   OXI_UP_ARGS          more flags for `oxistack up` (split on spaces)
 #   OXI_E2E_LOGDIR       where suites keep logs and results (default target/e2e)
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,8 +64,9 @@ oxi_up() {  # DIR OFFSET
     [ -x "$OXI_BIN" ] || die "$OXI_BIN not built (cargo build --release -p oxistack)"
     mkdir -p "$OXI_DIR"
     say "== $SUITE: starting oxistack up (data $OXI_DIR, port offset $offset)"
+    # shellcheck disable=SC2086 # OXI_UP_ARGS: extra flags, split on spaces
     "$OXI_BIN" up --data-dir "$OXI_DIR" --bind 127.0.0.1 --port-offset "$offset" \
-        --admin-password "$pw" </dev/null >"$OXI_DIR/oxistack.log" 2>&1 &
+        --admin-password "$pw" ${OXI_UP_ARGS:-} </dev/null >"$OXI_DIR/oxistack.log" 2>&1 &
     OXI_PID=$!
     for ((i = 0; i < ${OXI_UP_TIMEOUT:-60} * 2; i++)); do
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)"

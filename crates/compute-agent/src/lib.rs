@@ -23,7 +23,8 @@
 //!   `init_host`); its doc has the table.
 //! - [`driver`]: the [`Driver`] trait (Nova's `ComputeDriver`) and one
 //!   module per driver: [`driver::fake`] (in memory, optionally persisted
-//!   to a JSON file). OS commands live only in driver modules.
+//!   to a JSON file) and [`driver::qemu`] (QEMU processes over QMP). OS
+//!   commands live only in driver modules.
 //!
 //! Decisions where Nova was not a direct guide:
 //! - The agent reports no intermediate task states of an action; the
@@ -50,4 +51,4 @@ mod reconcile;
 pub mod rpc;
 
 pub use agent::{Agent, AgentConfig, AgentError};
-pub use driver::{Driver, DriverError, DriverInstance, FakeDriver, InstanceInfo};
+pub use driver::{Driver, DriverError, DriverInstance, FakeDriver, InstanceInfo, QemuConfig, QemuDriver};

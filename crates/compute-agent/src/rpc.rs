@@ -81,6 +81,9 @@ pub struct InstanceSpec {
     pub user_data: Option<String>,
     pub key_name: Option<String>,
     pub key_data: Option<String>,
+    /// The user asked for a config drive (`config_drive: true`).
+    #[serde(default)]
+    pub config_drive: bool,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub availability_zone: Option<String>,

@@ -37,6 +37,7 @@ fn spec(uuid: &str) -> InstanceSpec {
         user_data: None,
         key_name: None,
         key_data: None,
+        config_drive: false,
         metadata: Default::default(),
         availability_zone: None,
         network_info: vec![serde_json::json!({"id": "port-a"})],

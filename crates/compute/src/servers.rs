@@ -219,6 +219,7 @@ pub fn instance_spec(row: &InstanceRow) -> InstanceSpec {
         user_data: row.user_data.clone(),
         key_name: row.key_name.clone(),
         key_data: row.key_data.clone(),
+        config_drive: row.config_drive.eq_ignore_ascii_case("true"),
         metadata: row.metadata.clone(),
         availability_zone: row.availability_zone.clone(),
         network_info: Vec::new(),

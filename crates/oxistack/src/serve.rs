@@ -20,10 +20,16 @@
 //! admin_password = …                  # default: state_path/admin-password
 //! password_hash_rounds = 12
 //!
+//! instances_path = /var/lib/oxistack/instances   # qemu guests' disks
+//! shutdown_timeout = 60               # seconds a guest has to power off
+//!
 //! [compute]
-//! driver = fake
+//! driver = fake                       # or qemu
 //! fake_delay_ms = 0                   # how long each fake guest operation
 //!                                     # (spawn, destroy, reboot, …) takes
+//!
+//! [libvirt]
+//! virt_type = qemu                    # qemu (TCG) or kvm
 //! ```
 //!
 //! A controller serves every API (as `oxistack up` does) against the
@@ -35,6 +41,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+use crate::up::ComputeDriver;
 use clap::{Args, ValueEnum};
 
 #[derive(Args)]
@@ -68,10 +76,8 @@ pub struct NodeConfig {
     pub database: Option<String>,
     pub admin_password: Option<String>,
     pub password_hash_rounds: u32,
-    pub compute_driver: String,
-    /// `[compute] fake_delay_ms`: how long every operation of the fake
-    /// driver takes (a slow hypervisor, for scale and fault tests).
-    pub fake_delay: Duration,
+    /// `[compute] driver` with its settings.
+    pub compute_driver: ComputeDriver,
 }
 
 fn get<'a>(ini: &'a ini::Ini, section: Option<&str>, key: &str) -> Option<&'a str> {
@@ -134,8 +140,25 @@ impl NodeConfig {
             database: get(&ini, Some("database"), "connection").map(str::to_owned),
             admin_password: get(&ini, Some("identity"), "admin_password").map(str::to_owned),
             password_hash_rounds: number(&ini, Some("identity"), "password_hash_rounds", 12)?,
-            compute_driver: get(&ini, Some("compute"), "driver").unwrap_or("fake").to_owned(),
-            fake_delay: Duration::from_millis(number(&ini, Some("compute"), "fake_delay_ms", 0)?),
+            compute_driver: match get(&ini, Some("compute"), "driver").unwrap_or("fake") {
+                // fake_delay_ms: how long every fake operation takes (a slow
+                // hypervisor, for scale and fault tests).
+                "fake" => ComputeDriver::Fake {
+                    delay: Duration::from_millis(number(&ini, Some("compute"), "fake_delay_ms", 0)?),
+                },
+                "qemu" | "libvirt.LibvirtDriver" => ComputeDriver::Qemu {
+                    virt_type: get(&ini, Some("libvirt"), "virt_type")
+                        .unwrap_or("qemu")
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("[libvirt] {e}"))?,
+                    instances_path: def("instances_path").map(PathBuf::from),
+                    shutdown_timeout: match def("shutdown_timeout") {
+                        None => None,
+                        Some(_) => Some(secs("shutdown_timeout", 60)?),
+                    },
+                },
+                other => bail!("[compute] driver = {other:?}: expected fake or qemu"),
+            },
             roles,
         };
         config.check()?;
@@ -152,9 +175,6 @@ impl NodeConfig {
         let separate = self.roles.len() == 1 || !self.roles.contains(&Role::Controller);
         if separate && self.transport_url == "inproc://" {
             bail!("nodes in separate processes need a shared bus: set [DEFAULT] transport_url = rabbit://…");
-        }
-        if self.compute_driver != "fake" {
-            bail!("[compute] driver = {:?}: only `fake` is available", self.compute_driver);
         }
         Ok(())
     }
@@ -181,7 +201,7 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
     let compute = node.roles.contains(&Role::Compute).then(|| crate::up::LocalCompute {
         host: node.host.clone(),
         report_interval: node.report_interval,
-        fake_delay: node.fake_delay,
+        driver: node.compute_driver.clone(),
     });
     if node.roles.contains(&Role::Controller) {
         return crate::up::run_controller(crate::up::Controller {
@@ -199,22 +219,13 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
             bus,
             service_down_time: node.service_down_time,
             local_compute: compute,
+            with_test_image: false,
         })
         .await;
     }
     // A compute node: only the agent.
     let compute = compute.context("no role to run")?;
-    let state = node.state_path.join("compute");
-    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let driver = compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
-        .context("opening the fake driver's state")?
-        .with_node(compute.host.clone())
-        .with_delay(compute.fake_delay);
-    let mut config = compute_agent::AgentConfig::new(compute.host.clone());
-    config.report_interval = compute.report_interval;
-    let agent = compute_agent::Agent::start(config, bus, std::sync::Arc::new(driver))
-        .await
-        .context("starting the compute agent")?;
+    let agent = crate::up::start_agent(&node.state_path, bus, &compute).await?;
     tracing::info!(host = %compute.host, "compute agent running");
     crate::up::shutdown_signal().await;
     agent.stop();
@@ -238,7 +249,12 @@ mod tests {
         assert_eq!(c.roles, vec![Role::Compute]);
         assert_eq!(c.report_interval, Duration::from_secs(2));
         assert_eq!(c.service_down_time, Duration::from_secs(60));
-        assert_eq!(c.fake_delay, Duration::from_millis(1500));
+        assert_eq!(
+            c.compute_driver,
+            ComputeDriver::Fake {
+                delay: Duration::from_millis(1500)
+            }
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 mod compute_service;
 mod image_service;
 mod placement_service;
+pub mod test_image;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -47,6 +48,19 @@ pub struct UpArgs {
     /// image conversion plugin does; default: no conversion.
     #[arg(long, value_parser = ["raw"])]
     image_conversion_format: Option<String>,
+    /// The hypervisor driver of the compute agent in this process: `fake`
+    /// (no guests, instant) or `qemu` (real guests); default `qemu` with
+    /// `--with-test-image`, `fake` otherwise.
+    #[arg(long, value_parser = ["fake", "qemu"])]
+    compute_driver: Option<String>,
+    /// `qemu` runs guests under TCG (emulation, works everywhere) or `kvm`.
+    #[arg(long, default_value = "qemu", value_parser = ["qemu", "kvm"])]
+    virt_type: String,
+    /// Build the CirrOS-like test guest (from Debian packages, cached in
+    /// the data directory) and upload it as the public image
+    /// `oxistack-test`, with a flavor that fits it.
+    #[arg(long)]
+    with_test_image: bool,
 }
 
 pub const IDENTITY_PORT: u16 = 5000;
@@ -233,6 +247,11 @@ pub struct Served {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let dir = data_dir(args.data_dir)?;
     let host = crate::serve::hostname()?;
+    let qemu = ComputeDriver::Qemu {
+        virt_type: args.virt_type.parse().map_err(anyhow::Error::msg)?,
+        instances_path: None,
+        shutdown_timeout: None,
+    };
     run_controller(Controller {
         host: host.clone(),
         dir,
@@ -250,8 +269,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         local_compute: Some(LocalCompute {
             host,
             report_interval: compute_agent::rpc::REPORT_INTERVAL,
-            fake_delay: Duration::ZERO,
+            driver: match args.compute_driver.as_deref() {
+                Some("qemu") => qemu,
+                None if args.with_test_image => qemu,
+                _ => ComputeDriver::Fake { delay: Duration::ZERO },
+            },
         }),
+        with_test_image: args.with_test_image,
     })
     .await
 }
@@ -279,14 +303,28 @@ pub struct Controller {
     pub service_down_time: Duration,
     /// A compute agent to run in this process too.
     pub local_compute: Option<LocalCompute>,
+    /// Upload the test guest image once the services listen.
+    pub with_test_image: bool,
 }
 
-/// The compute agent of an all-in-one node.
+/// The compute agent of a node.
 pub struct LocalCompute {
     pub host: String,
     pub report_interval: Duration,
-    /// How long each operation of the fake driver takes.
-    pub fake_delay: Duration,
+    pub driver: ComputeDriver,
+}
+
+/// The hypervisor driver of a compute agent, with its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComputeDriver {
+    /// No guests; every operation takes `delay`.
+    Fake { delay: Duration },
+    /// QEMU guests; paths default to `<state>/instances`.
+    Qemu {
+        virt_type: compute_agent::driver::qemu::VirtType,
+        instances_path: Option<PathBuf>,
+        shutdown_timeout: Option<Duration>,
+    },
 }
 
 /// Serves every API of the cloud until SIGTERM or Ctrl-C.
@@ -348,7 +386,7 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
         compute_service::compute(&site, &args.host).await?,
     ];
     let _agent = match &args.local_compute {
-        Some(local) => Some(local_agent(&site, local).await?),
+        Some(local) => Some(start_agent(&site.dir, site.bus.clone(), local).await?),
         None => None,
     };
 
@@ -361,6 +399,14 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
         listeners.push((s, listener));
     }
     let (clouds, openrc) = write_client_config(&dir, &format!("{identity_url}/v3"), &password)?;
+    let mut test_image = None;
+    if args.with_test_image {
+        let (dir, image_url, compute_url) = (dir.join("test-image"), site.url(9292), site.url(8774));
+        let (identity_url, password) = (identity_url.clone(), password.clone());
+        test_image = Some(tokio::spawn(async move {
+            test_image::install(&dir, &identity_url, &password, &image_url, &compute_url).await
+        }));
+    }
     if generated {
         println!(
             "admin password (also stored in {}): {password}",
@@ -385,6 +431,17 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
             (s.name, api::serve(listener, s.router, shutdown).await)
         });
     }
+    if let Some(install) = test_image {
+        // The services answer from here on; the upload goes through them.
+        match install.await {
+            Ok(Ok(())) => println!(
+                "test image ready: openstack server create --image {} …",
+                test_image::IMAGE_NAME
+            ),
+            Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "the test image could not be installed"),
+            Err(e) => tracing::error!(error = %e, "the test image installer failed"),
+        }
+    }
     shutdown_signal().await;
     let _ = stop.send(true);
     while let Some(done) = servers.join_next().await {
@@ -396,18 +453,43 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A compute agent in this process, on the fake driver, its guests kept
-/// in the data directory so a restart reconciles them.
-async fn local_agent(site: &Site, local: &LocalCompute) -> anyhow::Result<compute_agent::Agent> {
-    let state = site.dir.join("compute");
+/// A compute agent in this process, its guests (or the fake driver's
+/// record of them) kept under `state_path` so a restart finds them again.
+pub async fn start_agent(
+    state_path: &Path,
+    bus: bus::Bus,
+    local: &LocalCompute,
+) -> anyhow::Result<compute_agent::Agent> {
+    let state = state_path.join("compute");
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let driver = compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
-        .context("opening the fake driver's state")?
-        .with_node(local.host.clone())
-        .with_delay(local.fake_delay);
+    let driver: std::sync::Arc<dyn compute_agent::Driver> = match &local.driver {
+        ComputeDriver::Fake { delay } => std::sync::Arc::new(
+            compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
+                .context("opening the fake driver's state")?
+                .with_node(local.host.clone())
+                .with_delay(*delay),
+        ),
+        ComputeDriver::Qemu {
+            virt_type,
+            instances_path,
+            shutdown_timeout,
+        } => {
+            let path = instances_path.clone().unwrap_or_else(|| state_path.join("instances"));
+            let mut config = compute_agent::QemuConfig::new(path, local.host.clone());
+            config.virt_type = *virt_type;
+            if let Some(t) = shutdown_timeout {
+                config.shutdown_timeout = *t;
+            }
+            std::sync::Arc::new(
+                compute_agent::QemuDriver::new(config)
+                    .await
+                    .context("starting the qemu driver")?,
+            )
+        }
+    };
     let mut config = compute_agent::AgentConfig::new(local.host.clone());
     config.report_interval = local.report_interval;
-    compute_agent::Agent::start(config, site.bus.clone(), std::sync::Arc::new(driver))
+    compute_agent::Agent::start(config, bus, driver)
         .await
         .context("starting the compute agent")
 }

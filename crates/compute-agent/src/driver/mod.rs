@@ -1,6 +1,6 @@
 //! The hypervisor driver interface (Nova's `ComputeDriver`) and its
 //! drivers, one module each: [`fake`] (an in-memory hypervisor for tests
-//! and scale runs). The QEMU driver comes in a later issue.
+//! and scale runs) and [`qemu`] (real guests, one QEMU process each).
 //!
 //! A driver knows instances by uuid and nothing of the controller's
 //! `vm_state`/`task_state`: it answers what the hypervisor has (power
@@ -9,6 +9,7 @@
 //! module.
 
 pub mod fake;
+pub mod qemu;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::rpc::{FlavorSpec, HostResources, InstanceSpec, PowerState, RequestContext};
 
 pub use fake::FakeDriver;
+pub use qemu::{QemuConfig, QemuDriver};
 
 /// What can go wrong in a driver.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

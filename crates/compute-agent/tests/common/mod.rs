@@ -234,6 +234,7 @@ pub fn spec() -> InstanceSpec {
         user_data: Some("#!/bin/sh\necho hi\n".to_owned()),
         key_name: Some("mykey".to_owned()),
         key_data: Some("ssh-ed25519 AAAA test".to_owned()),
+        config_drive: false,
         metadata: BTreeMap::new(),
         availability_zone: None,
         network_info: vec![],
