@@ -6,7 +6,9 @@
 # boot marker, the hostname it read from the config drive and the user data's
 # output; stop/start, reboot, pause/unpause, suspend/resume act on the QEMU
 # process; a snapshot boots a second server; delete leaves no QEMU process and
-# no instance directory behind.
+# no instance directory behind; a guest outlives a restart of `oxistack up`
+# and is adopted, not rebooted; a qcow2 naming a backing file gives a server
+# in ERROR with a fault, and no QEMU process.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/guest-cli-cloud),
 # OXI_PORT_OFFSET (default 20600).
@@ -17,9 +19,14 @@ set -euo pipefail
 if [ -z "${OXI_DATA_DIR:-}" ] && [ "${OXI_E2E_EXTERNAL:-0}" != 1 ]; then
     rm -rf "$REPO_ROOT/target/e2e/guest-cli-cloud"
 fi
+# the same password across the restart below
+export OXI_ADMIN_PASSWORD="${OXI_ADMIN_PASSWORD:-e2e-$RANDOM$RANDOM}"
 OXI_UP_ARGS="--with-test-image" oxi_up "${OXI_DATA_DIR:-$REPO_ROOT/target/e2e/guest-cli-cloud}" \
     "${OXI_PORT_OFFSET:-20600}"
-INSTANCES="$OXI_DIR/compute/instances"
+INSTANCES="$OXI_DIR/instances"
+# Guests outlive `oxistack up` by design; a failed run must not leave them behind.
+kill_guests() { pkill -KILL -f -- "[q]emu-system.*$INSTANCES" || true; }
+trap 'rc=$?; kill_guests; (exit "$rc"); _e2e_exit' EXIT
 
 S="g$RANDOM$RANDOM"
 SRV="srv-$S" SRV2="srv2-$S" SNAP="snap-$S"
@@ -36,6 +43,12 @@ wait_field() {  # FIELD VALUE SECONDS CMD... - poll until CMD's FIELD is VALUE
     say "$1=$got after $3 s (wanted $2)"
     return 1
 }
+console_count() {  # SERVER COUNT REGEX - the console shows REGEX exactly COUNT times
+    local n
+    n="$(openstack console log show "$1" | grep -cE -- "$3" || true)"
+    say "$3 seen $n times"
+    [ "$n" = "$2" ]
+}
 console_has() {  # SERVER COUNT REGEX - the console shows REGEX COUNT times (waits 240 s)
     local out n i
     for ((i = 0; i < 240; i++)); do
@@ -48,10 +61,12 @@ console_has() {  # SERVER COUNT REGEX - the console shows REGEX COUNT times (wai
     return 1
 }
 no_leftovers() {  # UUID - no QEMU process and no directory of the instance
-    if pgrep -af -- "$1" | grep qemu-system; then say "QEMU still runs"; return 1; fi
+    if qemu_runs "$1"; then say "QEMU still runs"; return 1; fi
     [ ! -e "$INSTANCES/$1" ] || { ls -la "$INSTANCES/$1"; return 1; }
 }
-qemu_runs() { pgrep -f -- "-uuid $1" >/dev/null; }
+# The bracket keeps pgrep from matching a shell whose own command line holds the pattern.
+qemu_runs() { pgrep -f -- "[q]emu-system.* -uuid $1" >/dev/null; }
+qemu_gone() { ! qemu_runs "$1"; }
 
 step "hypervisor is QEMU" expect_match '^QEMU$' \
     bash -c 'openstack hypervisor show "$(openstack hypervisor list -f value -c ID | head -n1)" -f value -c hypervisor_type'
@@ -61,8 +76,10 @@ step "the image boots with its kernel and ramdisk images" expect_match 'kernel_i
 
 step "server create --wait with user data" os_id server create --image oxistack-test --flavor m1.tiny \
     --user-data "$E2E_TMP/user-data" --no-network --wait "$SRV"
-SRV_ID="$STEP_OUT"
+SRV_ID="$(tail -n1 <<<"$STEP_OUT")"  # after --wait's progress
 step "a QEMU process runs the guest" qemu_runs "$SRV_ID"
+step "its instance directory: disk, config drive, console log" \
+    ls "$INSTANCES/$SRV_ID/disk" "$INSTANCES/$SRV_ID/disk.config" "$INSTANCES/$SRV_ID/console.log"
 step "console log: the guest booted" console_has "$SRV_ID" 1 "$MARKER"
 step "console log: hostname and uuid from the config drive" console_has "$SRV_ID" 1 \
     "oxistack-test-guest: hostname=$SRV uuid=$SRV_ID"
@@ -72,30 +89,41 @@ step "console log show --lines 3 gives 3 lines" expect_match '^3$' \
 
 step "server stop" openstack server stop "$SRV_ID"
 step "SHUTOFF" wait_field status SHUTOFF 120 openstack server show "$SRV_ID"
-step "no QEMU process while SHUTOFF" bash -c "! pgrep -f -- '-uuid $SRV_ID'"
+step "no QEMU process while SHUTOFF" qemu_gone "$SRV_ID"
 step "server start" openstack server start "$SRV_ID"
 step "ACTIVE again" wait_field status ACTIVE 120 openstack server show "$SRV_ID"
 step "the guest booted a second time" console_has "$SRV_ID" 2 "$MARKER"
 step "server reboot --wait (soft)" openstack server reboot --wait "$SRV_ID"
 step "the guest booted a third time" console_has "$SRV_ID" 3 "$MARKER"
 step "server pause" openstack server pause "$SRV_ID"
-step "PAUSED, power state Paused" wait_field OS-EXT-STS:power_state Paused 60 openstack server show "$SRV_ID"
+# `-f value` prints the raw power state: 3 is Paused (1 Running, 4 Shutdown, 7 Suspended).
+step "PAUSED, power state 3 (Paused)" wait_field OS-EXT-STS:power_state 3 60 openstack server show "$SRV_ID"
 step "server unpause" openstack server unpause "$SRV_ID"
 step "ACTIVE after unpause" wait_field status ACTIVE 60 openstack server show "$SRV_ID"
 step "server suspend" openstack server suspend "$SRV_ID"
 step "SUSPENDED" wait_field status SUSPENDED 120 openstack server show "$SRV_ID"
-step "no QEMU process while SUSPENDED" bash -c "! pgrep -f -- '-uuid $SRV_ID'"
+step "no QEMU process while SUSPENDED" qemu_gone "$SRV_ID"
 step "server resume" openstack server resume "$SRV_ID"
 step "ACTIVE after resume" wait_field status ACTIVE 120 openstack server show "$SRV_ID"
-step "resumed without a boot" console_has "$SRV_ID" 3 "$MARKER"
+step "resumed without a boot" console_count "$SRV_ID" 3 "$MARKER"
+
+QEMU_PID="$(pgrep -f -- "[q]emu-system.* -uuid $SRV_ID" || true)"
+step "oxistack up stops while the guest runs" oxi_down
+step "the guest outlives oxistack up" qemu_runs "$SRV_ID"
+step "oxistack up starts again on the same data" oxi_up "$OXI_DIR" "${OXI_PORT_OFFSET:-20600}"
+step "the server is ACTIVE and Running after the restart" wait_field OS-EXT-STS:power_state 1 60 \
+    openstack server show "$SRV_ID"
+step "the guest was adopted: same QEMU process" expect_match "^$QEMU_PID\$" \
+    pgrep -f -- "[q]emu-system.* -uuid $SRV_ID"
+step "adopted without a boot" console_count "$SRV_ID" 3 "$MARKER"
 
 step "server image create --wait" os_id server image create --name "$SNAP" --wait "$SRV_ID"
-SNAP_ID="$STEP_OUT"
-step "the snapshot is an active qcow2" expect_match '^qcow2 active$' \
-    openstack image show "$SNAP_ID" -f value -c disk_format -c status
+SNAP_ID="$(tail -n1 <<<"$STEP_OUT")"
+step "the snapshot is active" wait_field status active 60 openstack image show "$SNAP_ID"
+step "the snapshot is a qcow2" expect_match '^qcow2$' openstack image show "$SNAP_ID" -f value -c disk_format
 step "a server boots from the snapshot" os_id server create --image "$SNAP_ID" --flavor m1.tiny \
     --no-network --wait "$SRV2"
-SRV2_ID="$STEP_OUT"
+SRV2_ID="$(tail -n1 <<<"$STEP_OUT")"
 step "console log: the second guest booted as itself" console_has "$SRV2_ID" 1 \
     "oxistack-test-guest: hostname=$SRV2 uuid=$SRV2_ID"
 
@@ -103,5 +131,18 @@ step "server delete --wait (both)" openstack server delete --wait "$SRV_ID" "$SR
 step "no QEMU process or file left of the first" no_leftovers "$SRV_ID"
 step "no QEMU process or file left of the second" no_leftovers "$SRV2_ID"
 step "image delete (snapshot)" openstack image delete "$SNAP_ID"
+
+qemu-img create -q -f qcow2 -b /etc/hostname -F raw "$E2E_TMP/backed.qcow2" 64M
+step "image create: a qcow2 naming a backing file" os_id image create --disk-format qcow2 \
+    --container-format bare --file "$E2E_TMP/backed.qcow2" "backed-$S"
+BAD_IMG="$STEP_OUT"
+step "server create from it" os_id server create --image "$BAD_IMG" --flavor m1.tiny --no-network "bad-$S"
+BAD_ID="$STEP_OUT"
+step "the server goes to ERROR" wait_field status ERROR 120 openstack server show "$BAD_ID"
+step "its fault says why" expect_match 'backing file' openstack server show "$BAD_ID" -f value -c fault
+step "no QEMU process for it" qemu_gone "$BAD_ID"
+step "server delete (ERROR)" openstack server delete --wait "$BAD_ID"
+step "no file left of it" no_leftovers "$BAD_ID"
+step "image delete (backed)" openstack image delete "$BAD_IMG"
 
 e2e_finish

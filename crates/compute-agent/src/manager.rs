@@ -57,6 +57,7 @@ fn fault(e: &DriverError) -> Fault {
     let code = match e {
         DriverError::NotFound(_) => 404,
         DriverError::InvalidState { .. } => 409,
+        DriverError::ImageUnacceptable { .. } => 400,
         DriverError::Failed(_) => 500,
     };
     Fault {
@@ -277,17 +278,18 @@ impl Manager {
                 tracing::warn!(error = %e, "build failed; asking to re-schedule");
                 // Nova cleans up what a failed spawn left on the host
                 // before re-scheduling.
-                if self.driver.get_info(&uuid).await.is_ok()
-                    && let Err(e) = self.driver.destroy(&uuid).await
-                {
-                    tracing::error!(error = %e, "cannot clean up after the failed build");
+                // (destroy also removes what a spawn left before the
+                // instance existed for the hypervisor.)
+                match self.driver.destroy(&uuid).await {
+                    Ok(()) | Err(DriverError::NotFound(_)) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot clean up after the failed build"),
                 }
                 let failed = BuildFailed {
                     instance_uuid: uuid.clone(),
                     host: self.config.host.clone(),
                     attempt: req.attempt,
                     reason: format!("{}: {e}", e.kind()),
-                    retryable: true,
+                    retryable: e.retryable(),
                 };
                 self.cast("build_failed", &failed).await;
             }

@@ -340,6 +340,8 @@ async fn images_that_name_host_files_are_refused() {
     let spec = spec(&s.base, "evil", "evil");
     let err = driver.spawn(&ctx(), &spec).await.unwrap_err();
     assert!(err.to_string().contains("backing file"), "{err}");
+    assert_eq!(err.kind(), "ImageUnacceptable");
+    assert!(!err.retryable(), "another host would refuse it too");
     assert_eq!(qemu_processes(&spec.uuid), 0);
     driver.destroy(&spec.uuid).await.unwrap();
     assert!(!s.config.instances_path.join(&spec.uuid).exists());

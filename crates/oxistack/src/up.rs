@@ -50,7 +50,8 @@ pub struct UpArgs {
     image_conversion_format: Option<String>,
     /// The hypervisor driver of the compute agent in this process: `fake`
     /// (no guests, instant) or `qemu` (real guests); default `qemu` with
-    /// `--with-test-image`, `fake` otherwise.
+    /// `--with-test-image`, else the one of the last start on this data
+    /// directory (so its guests are found again), else `fake`.
     #[arg(long, value_parser = ["fake", "qemu"])]
     compute_driver: Option<String>,
     /// `qemu` runs guests under TCG (emulation, works everywhere) or `kvm`.
@@ -99,6 +100,23 @@ pub async fn migrate(service: &str, db: &store::Db) -> anyhow::Result<()> {
         other => anyhow::bail!("no service {other} keeps a database"),
     }
     Ok(())
+}
+
+/// The driver given (kept in the data directory), or `qemu` for the test
+/// image, or the one kept from an earlier start: restarting `oxistack up`
+/// without its flags must not hand running guests to the fake driver.
+fn compute_driver_choice(dir: &Path, given: Option<String>, with_test_image: bool) -> anyhow::Result<String> {
+    let file = dir.join("compute-driver");
+    let chosen = match given {
+        Some(d) => d,
+        None if with_test_image => "qemu".to_owned(),
+        None => match std::fs::read_to_string(&file) {
+            Ok(kept) => return Ok(kept.trim().to_owned()),
+            Err(_) => "fake".to_owned(),
+        },
+    };
+    std::fs::write(&file, &chosen).with_context(|| format!("writing {}", file.display()))?;
+    Ok(chosen)
 }
 
 /// The password given, or the one kept from an earlier start, or a new one.
@@ -254,7 +272,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     run_controller(Controller {
         host: host.clone(),
-        dir,
+        dir: dir.clone(),
         bind: args.bind,
         public_host: None,
         port_offset: args.port_offset,
@@ -269,9 +287,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         local_compute: Some(LocalCompute {
             host,
             report_interval: compute_agent::rpc::REPORT_INTERVAL,
-            driver: match args.compute_driver.as_deref() {
-                Some("qemu") => qemu,
-                None if args.with_test_image => qemu,
+            driver: match compute_driver_choice(&dir, args.compute_driver, args.with_test_image)?.as_str() {
+                "qemu" => qemu,
                 _ => ComputeDriver::Fake { delay: Duration::ZERO },
             },
         }),
@@ -512,4 +529,22 @@ async fn object_storage(site: &Site) -> anyhow::Result<Served> {
         port: object_storage::PORT + site.port_offset,
         router: service.router(site.token_auth()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compute_driver_choice;
+
+    #[test]
+    fn a_restart_without_flags_keeps_the_driver_of_the_last_start() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(compute_driver_choice(dir.path(), None, false).unwrap(), "fake");
+        assert_eq!(compute_driver_choice(dir.path(), None, true).unwrap(), "qemu");
+        assert_eq!(compute_driver_choice(dir.path(), None, false).unwrap(), "qemu");
+        assert_eq!(
+            compute_driver_choice(dir.path(), Some("fake".into()), false).unwrap(),
+            "fake"
+        );
+        assert_eq!(compute_driver_choice(dir.path(), None, false).unwrap(), "fake");
+    }
 }

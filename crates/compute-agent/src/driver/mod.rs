@@ -33,6 +33,11 @@ pub enum DriverError {
         state: PowerState,
         operation: String,
     },
+    /// The image cannot be a disk of this hypervisor (not a disk of its
+    /// format, or a qcow2 that would make QEMU open other host files):
+    /// another host would refuse it too, so the build is not re-scheduled.
+    #[error("Image {image_id} is unacceptable: {reason}")]
+    ImageUnacceptable { image_id: String, reason: String },
     /// The operation failed (the hypervisor said no, an upload failed, …).
     #[error("{0}")]
     Failed(String),
@@ -45,8 +50,15 @@ impl DriverError {
         match self {
             DriverError::NotFound(_) => "InstanceNotFound",
             DriverError::InvalidState { .. } => "InstanceInvalidState",
+            DriverError::ImageUnacceptable { .. } => "ImageUnacceptable",
             DriverError::Failed(_) => "HypervisorError",
         }
+    }
+
+    /// Whether a build that failed with this error may succeed on another
+    /// host.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, DriverError::ImageUnacceptable { .. })
     }
 }
 

@@ -26,6 +26,13 @@ fn failed(what: impl std::fmt::Display) -> DriverError {
     DriverError::Failed(what.to_string())
 }
 
+fn unacceptable(image_id: &str, reason: impl std::fmt::Display) -> DriverError {
+    DriverError::ImageUnacceptable {
+        image_id: image_id.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
 /// Runs `qemu-img` with `args`; its stderr is the error.
 pub async fn qemu_img(args: &[&str]) -> Result<String, DriverError> {
     let out = Command::new("qemu-img")
@@ -60,7 +67,7 @@ pub struct Base {
 
 /// How a Glance `disk_format` is read, and whether it is kept or turned
 /// into raw first.
-fn source_format(disk_format: &str) -> Result<(&'static str, &'static str), DriverError> {
+fn source_format(image_id: &str, disk_format: &str) -> Result<(&'static str, &'static str), DriverError> {
     Ok(match disk_format {
         "qcow2" => ("qcow2", "qcow2"),
         "raw" | "ami" => ("raw", "raw"),
@@ -68,9 +75,10 @@ fn source_format(disk_format: &str) -> Result<(&'static str, &'static str), Driv
         "vhd" => ("vpc", "raw"),
         "vhdx" => ("vhdx", "raw"),
         other => {
-            return Err(failed(format!(
-                "the qemu driver cannot boot disk_format {other:?} (it boots raw, ami, qcow2, vdi, vhd, vhdx)"
-            )));
+            return Err(unacceptable(
+                image_id,
+                format!("the qemu driver cannot boot disk_format {other:?} (it boots raw, ami, qcow2, vdi, vhd, vhdx)"),
+            ));
         }
     })
 }
@@ -100,12 +108,12 @@ impl ImageCache {
     /// The disk image `id` as a checked base, fetched from `url` with
     /// `token` when not cached.
     pub async fn disk(&self, id: &str, disk_format: &str, url: &str, token: Option<&str>) -> Result<Base, DriverError> {
-        let (read_as, kept_as) = source_format(disk_format)?;
+        let (read_as, kept_as) = source_format(id, disk_format)?;
         let path = self.dir.join(format!("{id}.{kept_as}"));
         let _guard = self.locks.lock(id).await;
         if !path.exists() {
             let part = self.download(id, url, token).await?;
-            let checked = check_and_convert(&part, read_as, kept_as, &path).await;
+            let checked = check_and_convert(id, &part, read_as, kept_as, &path).await;
             let _ = tokio::fs::remove_file(&part).await;
             checked?;
         }
@@ -213,18 +221,30 @@ fn touch(path: &Path) {
 
 /// Refuses images that make QEMU open other host files, then keeps the
 /// image at `dest` (converted when `read_as` is not `kept_as`).
-async fn check_and_convert(part: &Path, read_as: &str, kept_as: &str, dest: &Path) -> Result<(), DriverError> {
+async fn check_and_convert(
+    id: &str,
+    part: &Path,
+    read_as: &str,
+    kept_as: &str,
+    dest: &Path,
+) -> Result<(), DriverError> {
     let i = info(part, read_as).await.map_err(|e| {
-        failed(format!(
-            "the image is not a valid {read_as} disk: {}",
-            e.to_string().trim_start_matches("qemu-img info failed: ")
-        ))
+        unacceptable(
+            id,
+            format!(
+                "it is not a valid {read_as} disk: {}",
+                e.to_string().trim_start_matches("qemu-img info failed: ")
+            ),
+        )
     })?;
     if let Some(backing) = i.get("backing-filename") {
-        return Err(failed(format!("the image names a backing file ({backing}); refused")));
+        return Err(unacceptable(
+            id,
+            format!("it names a backing file ({backing}); refused"),
+        ));
     }
     if i.pointer("/format-specific/data/data-file").is_some() {
-        return Err(failed("the image names an external data file; refused"));
+        return Err(unacceptable(id, "it names an external data file; refused"));
     }
     let tmp = dest.with_extension("converting");
     if read_as == kept_as {
