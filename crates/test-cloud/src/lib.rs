@@ -63,6 +63,10 @@ pub struct TestCloud {
     pub placement: Option<placement::Placement>,
     /// e.g. `http://127.0.0.1:43213`
     pub placement_url: Option<String>,
+    /// The network service, when started with [`TestCloud::with_network`].
+    pub network: Option<network::Network>,
+    /// e.g. `http://127.0.0.1:43215` (the API under `/v2.0`)
+    pub network_url: Option<String>,
     /// The compute service, when started with [`TestCloud::with_compute`].
     pub compute: Option<compute::Compute>,
     /// e.g. `http://127.0.0.1:43214` (the API under `/v2.1`)
@@ -175,6 +179,8 @@ impl TestCloud {
             object_storage_url: None,
             placement: None,
             placement_url: None,
+            network: None,
+            network_url: None,
             compute: None,
             compute_url: None,
             bus: None,
@@ -316,6 +322,49 @@ impl TestCloud {
         self.extra_servers.push((server, stop));
         self.placement = Some(service);
         self.placement_url = Some(placement_url);
+        self
+    }
+
+    /// Also starts the network service on port 0, with its own database
+    /// (on the same backend as identity), and registers it in the catalog
+    /// as `network`.
+    pub async fn with_network(mut self) -> TestCloud {
+        let url = match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.dir().join("network.db").display()),
+            backend => {
+                let var = if backend == Backend::Postgres {
+                    "OXISTACK_TEST_POSTGRES"
+                } else {
+                    "OXISTACK_TEST_MYSQL"
+                };
+                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+                let (url, name) = create_database(&server).await;
+                self.extra_databases.push((backend, name));
+                url
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let network_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let db = store::Db::connect(&url).await.expect("open network database");
+        let config = network::NetworkConfig::new(network_url.clone());
+        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
+        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let service = network::Network::start(config, db, auth).await.expect("start network");
+        self.identity
+            .register_service("network", "neutron", "RegionOne", &network_url)
+            .await
+            .expect("register network");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = service.router();
+        let server = tokio::spawn(async move {
+            let _ = api::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        self.extra_servers.push((server, stop));
+        self.network = Some(service);
+        self.network_url = Some(network_url);
         self
     }
 
