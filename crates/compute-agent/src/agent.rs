@@ -32,6 +32,8 @@ pub struct AgentConfig {
     pub report_interval: Duration,
     /// Shown in `os-services`.
     pub version: String,
+    /// Overcommit ratios and reserved resources of this host.
+    pub allocation: rpc::AllocationSettings,
 }
 
 impl AgentConfig {
@@ -43,6 +45,7 @@ impl AgentConfig {
             availability_zone: None,
             report_interval: rpc::REPORT_INTERVAL,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            allocation: rpc::AllocationSettings::default(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl Agent {
         if config.report_interval.is_zero() {
             return Err(AgentError::Config("report_interval must be positive".to_owned()));
         }
+        config.allocation.validate().map_err(AgentError::Config)?;
         let resources = driver.host_resources().await?;
         tracing::info!(
             host = %config.host,

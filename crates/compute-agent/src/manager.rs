@@ -199,6 +199,7 @@ impl Manager {
             resources,
             instances,
             version: self.config.version.clone(),
+            allocation: self.config.allocation.clone(),
         })
     }
 

@@ -290,6 +290,53 @@ pub struct HostResources {
     pub host_ip: String,
 }
 
+/// How much of a host the scheduler may hand out: Nova's per-node
+/// `*_allocation_ratio` and `reserved_host_*` options, which become the
+/// allocation ratios and `reserved` amounts of the host's inventory in
+/// placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AllocationSettings {
+    pub cpu_allocation_ratio: f64,
+    pub ram_allocation_ratio: f64,
+    pub disk_allocation_ratio: f64,
+    pub reserved_host_cpus: u32,
+    pub reserved_host_memory_mb: u64,
+    pub reserved_host_disk_mb: u64,
+}
+
+impl Default for AllocationSettings {
+    /// Nova's defaults: `initial_cpu_allocation_ratio` 4.0, RAM and disk
+    /// 1.0, `reserved_host_memory_mb` 512, nothing else reserved.
+    fn default() -> AllocationSettings {
+        AllocationSettings {
+            cpu_allocation_ratio: 4.0,
+            ram_allocation_ratio: 1.0,
+            disk_allocation_ratio: 1.0,
+            reserved_host_cpus: 0,
+            reserved_host_memory_mb: 512,
+            reserved_host_disk_mb: 0,
+        }
+    }
+}
+
+impl AllocationSettings {
+    /// The settings an operator may not give: ratios must be positive and
+    /// finite.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, r) in [
+            ("cpu_allocation_ratio", self.cpu_allocation_ratio),
+            ("ram_allocation_ratio", self.ram_allocation_ratio),
+            ("disk_allocation_ratio", self.disk_allocation_ratio),
+        ] {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(format!("{name} must be a positive number, not {r}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostReport {
     pub host: String,
@@ -301,6 +348,9 @@ pub struct HostReport {
     pub instances: Vec<String>,
     /// The agent's version, for `os-services`.
     pub version: String,
+    /// Absent from older agents' reports: Nova's defaults.
+    #[serde(default)]
+    pub allocation: AllocationSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -595,6 +595,10 @@ async fn reports_come_at_once_then_every_interval_until_stop() {
         availability_zone: Some("az1".to_owned()),
         report_interval: Duration::from_millis(100),
         version: "9.9".to_owned(),
+        allocation: rpc::AllocationSettings {
+            cpu_allocation_ratio: 16.0,
+            ..Default::default()
+        },
     };
     let driver = Arc::new(FakeDriver::new().with_resources(8, 16384, 200));
     let agent = Agent::start(config, bus.clone(), driver).await.unwrap();
@@ -613,6 +617,8 @@ async fn reports_come_at_once_then_every_interval_until_stop() {
         (r.resources.vcpus, r.resources.memory_mb, r.resources.local_gb),
         (8, 16384, 200)
     );
+    assert_eq!(r.allocation.cpu_allocation_ratio, 16.0, "the node's own ratio");
+    assert_eq!(r.allocation.reserved_host_memory_mb, 512, "Nova's default reserve");
 
     agent.stop();
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -439,9 +439,16 @@ impl Compute {
     async fn handle_report(&self, report: &HostReport) -> Result<()> {
         let r = &report.resources;
         let node = self.compute_node_of(report).await?;
-        let current = node.as_ref().is_some_and(|n| {
-            self.known_providers().get(&report.host) == Some(&(n.uuid.clone(), r.vcpus, r.memory_mb, r.local_gb))
-        });
+        let known = |uuid: String| crate::KnownProvider {
+            uuid,
+            vcpus: r.vcpus,
+            memory_mb: r.memory_mb,
+            local_gb: r.local_gb,
+            allocation: report.allocation.clone(),
+        };
+        let current = node
+            .as_ref()
+            .is_some_and(|n| self.known_providers().get(&report.host) == Some(&known(n.uuid.clone())));
         if !current {
             let provider = match node {
                 Some(n) => n.uuid,
@@ -454,11 +461,11 @@ impl Compute {
                     i64::from(r.vcpus),
                     r.memory_mb as i64,
                     r.local_gb as i64,
+                    &report.allocation,
                 )
                 .await?;
             tracing::info!(host = %report.host, provider = %provider, "placement inventory set");
-            self.known_providers()
-                .insert(report.host.clone(), (provider, r.vcpus, r.memory_mb, r.local_gb));
+            self.known_providers().insert(report.host.clone(), known(provider));
         }
         self.record_report(report).await
     }

@@ -79,9 +79,8 @@ pub struct Inner {
     pub(crate) sched_lock: tokio::sync::Mutex<()>,
     /// The request context of builds in flight (for re-scheduling).
     build_contexts: std::sync::Mutex<std::collections::HashMap<String, compute_agent::rpc::RequestContext>>,
-    /// Providers whose inventory is known to be set: host → (provider,
-    /// vcpus, memory, disk).
-    providers: std::sync::Mutex<std::collections::HashMap<String, (String, u32, u64, u64)>>,
+    /// Providers whose inventory is known to be set, by host.
+    providers: std::sync::Mutex<std::collections::HashMap<String, KnownProvider>>,
     /// Background work (builds, heartbeats), aborted by [`Compute::stop`].
     tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
     pub(crate) conductor_listener: std::sync::Mutex<Option<bus::Listener>>,
@@ -182,7 +181,7 @@ impl Compute {
 
     pub(crate) fn known_providers(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, u32, u64, u64)>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KnownProvider>> {
         lock(&self.providers)
     }
 
@@ -195,4 +194,15 @@ impl Compute {
 /// Applies this service's database migrations (`oxistack manage db-sync`).
 pub async fn migrate(db: &store::Db) -> Result<(), store::StoreError> {
     db::migrate(db).await
+}
+
+/// A host's resource provider as last written to placement: a report
+/// that matches needs no placement round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KnownProvider {
+    pub uuid: String,
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub local_gb: u64,
+    pub allocation: compute_agent::rpc::AllocationSettings,
 }

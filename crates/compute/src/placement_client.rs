@@ -13,16 +13,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use compute_agent::rpc::AllocationSettings;
+
 use crate::config::ServiceCredentials;
 use crate::error::{ComputeError, Result};
 
 pub const PLACEMENT_VERSION: &str = "placement 1.36";
-
-/// Nova's `initial_*_allocation_ratio` defaults (the ratios used when none
-/// is configured, since Nova 19.0): VCPU 4.0, MEMORY_MB 1.0, DISK_GB 1.0.
-pub const CPU_ALLOCATION_RATIO: f64 = 4.0;
-pub const RAM_ALLOCATION_RATIO: f64 = 1.0;
-pub const DISK_ALLOCATION_RATIO: f64 = 1.0;
 
 /// Resources of one request, by resource class.
 pub type Resources = BTreeMap<String, i64>;
@@ -124,8 +120,9 @@ impl PlacementClient {
     }
 
     /// Makes sure a provider `uuid` named `name` exists with these totals
-    /// (VCPU, MEMORY_MB, DISK_GB) at Nova's default ratios; `reserved_mb` of
-    /// RAM is kept for the host.
+    /// (VCPU, MEMORY_MB, DISK_GB), at the host's allocation ratios and
+    /// with its reserved amounts (never more than the total, which
+    /// placement refuses).
     pub async fn ensure_provider(
         &self,
         uuid: &str,
@@ -133,6 +130,7 @@ impl PlacementClient {
         vcpus: i64,
         memory_mb: i64,
         disk_gb: i64,
+        allocation: &AllocationSettings,
     ) -> Result<()> {
         let (status, _) = self
             .send(reqwest::Method::GET, &format!("/resource_providers/{uuid}"), None)
@@ -150,15 +148,26 @@ impl PlacementClient {
             }
         }
         let mut inventories = serde_json::Map::new();
-        for (class, total, ratio) in [
-            ("VCPU", vcpus, CPU_ALLOCATION_RATIO),
-            ("MEMORY_MB", memory_mb, RAM_ALLOCATION_RATIO),
-            ("DISK_GB", disk_gb, DISK_ALLOCATION_RATIO),
+        let a = allocation;
+        for (class, total, ratio, reserved) in [
+            ("VCPU", vcpus, a.cpu_allocation_ratio, i64::from(a.reserved_host_cpus)),
+            (
+                "MEMORY_MB",
+                memory_mb,
+                a.ram_allocation_ratio,
+                a.reserved_host_memory_mb as i64,
+            ),
+            (
+                "DISK_GB",
+                disk_gb,
+                a.disk_allocation_ratio,
+                a.reserved_host_disk_mb.div_ceil(1024) as i64,
+            ),
         ] {
             if total > 0 {
                 inventories.insert(
                     class.to_owned(),
-                    json!({"total": total, "reserved": 0, "min_unit": 1, "max_unit": total,
+                    json!({"total": total, "reserved": reserved.min(total), "min_unit": 1, "max_unit": total,
                            "step_size": 1, "allocation_ratio": ratio}),
                 );
             }
@@ -179,6 +188,7 @@ impl PlacementClient {
                     && inventories.iter().all(|(k, want)| {
                         have.get(k).is_some_and(|h| {
                             h["total"] == want["total"]
+                                && h["reserved"] == want["reserved"]
                                 && h["allocation_ratio"].as_f64() == want["allocation_ratio"].as_f64()
                         })
                     })

@@ -22,6 +22,11 @@
 //!
 //! instances_path = /var/lib/oxistack/instances   # qemu guests' disks
 //! shutdown_timeout = 60               # seconds a guest has to power off
+//! cpu_allocation_ratio = 4.0          # overcommit, as Nova's initial_* defaults
+//! ram_allocation_ratio = 1.0
+//! disk_allocation_ratio = 1.0
+//! reserved_host_memory_mb = 512       # kept for the host; also
+//!                                     # reserved_host_cpus, reserved_host_disk_mb
 //!
 //! [compute]
 //! driver = fake                       # or qemu
@@ -78,6 +83,8 @@ pub struct NodeConfig {
     pub password_hash_rounds: u32,
     /// `[compute] driver` with its settings.
     pub compute_driver: ComputeDriver,
+    /// Overcommit ratios and reserved resources of this compute node.
+    pub allocation: compute_agent::rpc::AllocationSettings,
 }
 
 fn get<'a>(ini: &'a ini::Ini, section: Option<&str>, key: &str) -> Option<&'a str> {
@@ -88,7 +95,11 @@ fn get<'a>(ini: &'a ini::Ini, section: Option<&str>, key: &str) -> Option<&'a st
 }
 
 fn number<T: std::str::FromStr>(ini: &ini::Ini, section: Option<&str>, key: &str, default: T) -> anyhow::Result<T> {
-    match get(ini, section, key) {
+    let value = match section {
+        Some("DEFAULT") => get(ini, section, key).or_else(|| get(ini, None, key)),
+        _ => get(ini, section, key),
+    };
+    match value {
         None => Ok(default),
         Some(v) => v
             .parse()
@@ -100,6 +111,7 @@ impl NodeConfig {
     pub fn parse(text: &str, cli_roles: &[Role]) -> anyhow::Result<NodeConfig> {
         let ini = ini::Ini::load_from_str(text).context("the configuration file is not valid INI")?;
         let default = Some("DEFAULT");
+        let default_section = default;
         // rust-ini puts keys before any section header in the general
         // section; oslo.config files name it [DEFAULT].
         let def = |key: &str| get(&ini, default, key).or_else(|| get(&ini, None, key));
@@ -159,6 +171,30 @@ impl NodeConfig {
                 },
                 other => bail!("[compute] driver = {other:?}: expected fake or qemu"),
             },
+            allocation: {
+                let d = compute_agent::rpc::AllocationSettings::default();
+                let n = |key: &str, default: f64| number(&ini, default_section, key, default);
+                let a = compute_agent::rpc::AllocationSettings {
+                    cpu_allocation_ratio: n("cpu_allocation_ratio", d.cpu_allocation_ratio)?,
+                    ram_allocation_ratio: n("ram_allocation_ratio", d.ram_allocation_ratio)?,
+                    disk_allocation_ratio: n("disk_allocation_ratio", d.disk_allocation_ratio)?,
+                    reserved_host_cpus: number(&ini, default_section, "reserved_host_cpus", d.reserved_host_cpus)?,
+                    reserved_host_memory_mb: number(
+                        &ini,
+                        default_section,
+                        "reserved_host_memory_mb",
+                        d.reserved_host_memory_mb,
+                    )?,
+                    reserved_host_disk_mb: number(
+                        &ini,
+                        default_section,
+                        "reserved_host_disk_mb",
+                        d.reserved_host_disk_mb,
+                    )?,
+                };
+                a.validate().map_err(|e| anyhow::anyhow!("[DEFAULT] {e}"))?;
+                a
+            },
             roles,
         };
         config.check()?;
@@ -202,6 +238,7 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
         host: node.host.clone(),
         report_interval: node.report_interval,
         driver: node.compute_driver.clone(),
+        allocation: node.allocation.clone(),
     });
     if node.roles.contains(&Role::Controller) {
         return crate::up::run_controller(crate::up::Controller {
@@ -241,10 +278,14 @@ mod tests {
     fn reads_an_oslo_style_file() {
         let c = NodeConfig::parse(
             "[DEFAULT]\nhost = c1\ntransport_url = rabbit://guest:guest@127.0.0.1:5672/\nreport_interval = 2\n\
-             roles = compute\n[compute]\ndriver = fake\nfake_delay_ms = 1500\n",
+             roles = compute\ncpu_allocation_ratio = 16\nreserved_host_memory_mb = 2048\n\
+             [compute]\ndriver = fake\nfake_delay_ms = 1500\n",
             &[],
         )
         .unwrap();
+        assert_eq!(c.allocation.cpu_allocation_ratio, 16.0);
+        assert_eq!(c.allocation.ram_allocation_ratio, 1.0, "Nova's default");
+        assert_eq!(c.allocation.reserved_host_memory_mb, 2048);
         assert_eq!(c.host, "c1");
         assert_eq!(c.roles, vec![Role::Compute]);
         assert_eq!(c.report_interval, Duration::from_secs(2));
@@ -270,5 +311,10 @@ mod tests {
             &[Role::Compute],
         );
         assert!(bad.unwrap_err().to_string().contains("report_interval"));
+        let bad = NodeConfig::parse(
+            "[DEFAULT]\nram_allocation_ratio = 0\ntransport_url = rabbit://h/\n",
+            &[Role::Compute],
+        );
+        assert!(bad.unwrap_err().to_string().contains("ram_allocation_ratio"));
     }
 }

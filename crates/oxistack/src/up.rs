@@ -62,6 +62,17 @@ pub struct UpArgs {
     /// `oxistack-test`, with a flavor that fits it.
     #[arg(long)]
     with_test_image: bool,
+    /// Virtual CPUs the scheduler may place per host CPU (Nova's
+    /// `cpu_allocation_ratio`).
+    #[arg(long, default_value_t = 4.0)]
+    cpu_allocation_ratio: f64,
+    /// Guest RAM per host RAM (Nova's `ram_allocation_ratio`).
+    #[arg(long, default_value_t = 1.0)]
+    ram_allocation_ratio: f64,
+    /// RAM kept for the host itself, never given to guests (Nova's
+    /// `reserved_host_memory_mb`).
+    #[arg(long, default_value_t = 512)]
+    reserved_host_memory_mb: u64,
 }
 
 pub const IDENTITY_PORT: u16 = 5000;
@@ -291,6 +302,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 "qemu" => qemu,
                 _ => ComputeDriver::Fake { delay: Duration::ZERO },
             },
+            allocation: compute_agent::rpc::AllocationSettings {
+                cpu_allocation_ratio: args.cpu_allocation_ratio,
+                ram_allocation_ratio: args.ram_allocation_ratio,
+                reserved_host_memory_mb: args.reserved_host_memory_mb,
+                ..Default::default()
+            },
         }),
         with_test_image: args.with_test_image,
     })
@@ -329,6 +346,7 @@ pub struct LocalCompute {
     pub host: String,
     pub report_interval: Duration,
     pub driver: ComputeDriver,
+    pub allocation: compute_agent::rpc::AllocationSettings,
 }
 
 /// The hypervisor driver of a compute agent, with its settings.
@@ -506,6 +524,7 @@ pub async fn start_agent(
     };
     let mut config = compute_agent::AgentConfig::new(local.host.clone());
     config.report_interval = local.report_interval;
+    config.allocation = local.allocation.clone();
     compute_agent::Agent::start(config, bus, driver)
         .await
         .context("starting the compute agent")

@@ -238,6 +238,7 @@ pub fn report(host: &str) -> HostReport {
         },
         instances: Vec::new(),
         version: "0.1.0".to_owned(),
+        allocation: Default::default(),
     }
 }
 

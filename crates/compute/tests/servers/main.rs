@@ -58,6 +58,28 @@ async fn placement_usages(cloud: &TestCloud, token: &str, project: &str) -> Valu
     v["usages"].clone()
 }
 
+async fn placement_get(cloud: &TestCloud, token: &str, path: &str) -> Value {
+    let url = format!("{}{path}", cloud.placement_url.as_deref().unwrap());
+    let resp = cloud
+        .http
+        .get(url)
+        .header("x-auth-token", token)
+        .header("openstack-api-version", "placement 1.36")
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+/// The uuid of the resource provider of the test cloud's one compute host.
+async fn host_provider(cloud: &TestCloud, token: &str) -> String {
+    let rps = placement_get(cloud, token, "/resource_providers?name=compute1").await;
+    rps["resource_providers"][0]["uuid"]
+        .as_str()
+        .expect("provider of compute1")
+        .to_owned()
+}
+
 fn usage_is_zero(u: &Value) -> bool {
     u.as_object().is_none_or(|m| m.values().all(|v| v.as_i64() == Some(0)))
 }
@@ -147,6 +169,24 @@ async fn boot_act_and_delete() {
     assert_eq!(server["flavor"]["original_name"], "m1.tiny");
     let u = placement_usages(&cloud, &token, &project).await;
     assert_eq!(u["VCPU"], 1, "{u}");
+    // The host's inventory carries Nova's default overcommit and reserve.
+    let inv = placement_get(
+        &cloud,
+        &token,
+        &format!(
+            "/resource_providers/{}/inventories",
+            host_provider(&cloud, &token).await
+        ),
+    )
+    .await;
+    assert_eq!(inv["inventories"]["VCPU"]["allocation_ratio"], 4.0, "{inv}");
+    assert_eq!(inv["inventories"]["MEMORY_MB"]["allocation_ratio"], 1.0, "{inv}");
+    let total = inv["inventories"]["MEMORY_MB"]["total"].as_i64().unwrap();
+    assert_eq!(
+        inv["inventories"]["MEMORY_MB"]["reserved"].as_i64(),
+        Some(total.min(512)),
+        "{inv}"
+    );
 
     // stop, then stop again is a 409 with Nova's words
     let (s, _) = action(&cloud, &token, &id, json!({"os-stop": null})).await;
