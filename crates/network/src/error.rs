@@ -110,6 +110,16 @@ impl NetworkError {
             ),
         )
     }
+    /// neutron-lib `BadRequest`: "Bad router request: …".
+    pub fn bad_resource(resource: &str, msg: impl std::fmt::Display) -> Self {
+        Self::bad("BadRequest", format!("Bad {resource} request: {msg}."))
+    }
+    pub fn router_not_found(id: &str) -> Self {
+        Self::not_found("RouterNotFound", format!("Router {id} could not be found"))
+    }
+    pub fn floatingip_not_found(id: &str) -> Self {
+        Self::not_found("FloatingIPNotFound", format!("Floating IP {id} could not be found"))
+    }
     pub fn over_quota(resource: &str) -> Self {
         Self::conflict("OverQuota", format!("Quota exceeded for resources: ['{resource}']."))
     }

@@ -1,8 +1,11 @@
 //! Network: the Neutron v2.0 API core — networks, subnets, ports,
-//! security groups and their rules, quotas and tags — kept in its own
+//! security groups and their rules, quotas and tags — and its L3 API —
+//! routers (gateways, SNAT mode, interfaces, extra routes) and floating
+//! IPs — with the network IP availability report, kept in its own
 //! database. It is the control plane only: nothing here touches a bridge,
-//! a namespace or dnsmasq (that is the network agent's job, DESIGN.md §5);
-//! ports stay `DOWN` until an agent reports them up.
+//! a namespace, NAT or dnsmasq (that is the network agent's job,
+//! DESIGN.md §5); ports and floating IPs stay `DOWN` until an agent
+//! reports them up.
 //!
 //! Where it sits: port 9696, controller role, catalog type `network`.
 //! Callers: the compute service (ports for servers, over REST), the
@@ -20,7 +23,10 @@
 //!   networks, MTU), [`subnets`] (CIDRs, gateways, allocation pools),
 //!   [`ports`] (MACs, fixed IPs, bindings, port security),
 //!   [`security_groups`] (per-project `default` groups and rules),
-//!   [`quotas`], [`tags`]; [`ip`] holds the address arithmetic;
+//!   [`routers`] (gateway ports, interface ports, routes),
+//!   [`floating_ips`] (addresses of external networks and the router that
+//!   reaches their fixed address), [`ip_availability`], [`quotas`],
+//!   [`tags`]; [`ip`] holds the address arithmetic;
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
 //!
@@ -36,24 +42,40 @@
 //! filters, sorting and pagination are applied to the caller's visible
 //! rows in memory (Neutron's "emulated" helpers; fine for a cloud of
 //! thousands of ports, not for a hyperscaler); bulk creation
-//! (`{"networks": [...]}`) is not offered (a 400); routers, floating IPs,
-//! subnet pools, RBAC policies, address scopes, DHCP options, DNS
-//! integration and availability zones are not offered (the `router` and
-//! `floatingip` quotas are reported, with zero usage); a gateway outside
-//! the subnet's CIDR is accepted, as Neutron accepts it; adding a SLAAC
-//! subnet does not give existing ports an address on it. Bound ports
-//! (`binding:host_id` set) get the Linux-bridge binding (`vif_type`
+//! (`{"networks": [...]}`) is not offered (a 400); subnet pools, RBAC
+//! policies, address scopes, DHCP options, DNS integration (no `dns_*`
+//! on floating IPs) and availability zones are not offered; a gateway
+//! outside the subnet's CIDR is accepted, as Neutron accepts it; adding a
+//! SLAAC subnet does not give existing ports an address on it. Bound
+//! ports (`binding:host_id` set) get the Linux-bridge binding (`vif_type`
 //! `bridge`) for `normal` VNICs and `binding_failed` for the others.
+//!
+//! L3, offered: `router`, `ext-gw-mode`, `extraroute` and
+//! `network-ip-availability`, with quotas for routers and floating IPs
+//! and tags on both. Not offered: HA and distributed routers (`l3-ha`,
+//! `dvr`: `ha` and `distributed` are shown to admins, always false, and
+//! refused in requests), router flavors and availability zones
+//! (`flavor_id` null, zone lists empty), the atomic route actions
+//! (`extraroute-atomic`), several gateways per router, floating IP port
+//! details, port forwardings and QoS. A router's gateway changing its
+//! addresses on the same network gets a new port (Neutron updates the
+//! port in place; what clients see, the addresses, is the same). A
+//! subnet's `gateway_ip` may still be changed while a router interface
+//! holds the old address (Neutron refuses it). There is no per-router
+//! limit on extra routes (Neutron's `router_route` quota).
 
 pub mod api;
 pub mod config;
 pub(crate) mod db;
 pub mod error;
+pub mod floating_ips;
 pub mod ip;
+pub mod ip_availability;
 pub mod networks;
 pub mod policy;
 pub mod ports;
 pub mod quotas;
+pub mod routers;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
@@ -104,6 +126,16 @@ impl Caller {
     /// sharing.
     pub fn owns(&self, owner: &str) -> bool {
         self.all_projects || self.project_id == owner
+    }
+
+    /// The service itself, acting for no project: how the L3 code makes
+    /// and removes the ports of routers and floating IPs (Neutron's
+    /// `context.elevated()`).
+    pub fn service() -> Caller {
+        Caller {
+            project_id: String::new(),
+            all_projects: true,
+        }
     }
 }
 

@@ -12,6 +12,11 @@
 //! resources, shared and external networks, everything for admins and
 //! services) and the `network:` device-owner regex (the handler asks
 //! `create_port:device_owner` only for owners starting with `network:`).
+//!
+//! One default differs from Neutron's newest: choosing a floating IP's
+//! address (`create_floatingip:floating_ip_address`) is an admin's here,
+//! where Neutron also lets a project *manager* do it, a role the identity
+//! service does not bootstrap.
 
 /// `(name, check string)` pairs.
 pub fn default_rules() -> Vec<(&'static str, &'static str)> {
@@ -83,6 +88,19 @@ pub fn default_rules() -> Vec<(&'static str, &'static str)> {
         ("delete_security_group", member),
         ("create_security_group_rule", member),
         ("delete_security_group_rule", member),
+        ("create_router", member),
+        ("update_router", member),
+        ("delete_router", member),
+        ("create_router:external_gateway_info", member),
+        ("create_router:external_gateway_info:network_id", member),
+        ("update_router:external_gateway_info", member),
+        ("update_router:external_gateway_info:network_id", member),
+        ("add_router_interface", member),
+        ("remove_router_interface", member),
+        ("create_floatingip", member),
+        ("update_floatingip", member),
+        ("delete_floatingip", member),
+        ("get_network_ip_availability", admin_or_service),
         ("get_quota", "rule:admin_or_project_reader"),
         ("update_quota", admin),
         ("delete_quota", admin),
@@ -96,7 +114,9 @@ pub fn default_rules() -> Vec<(&'static str, &'static str)> {
     rules
 }
 
-/// Provider and external-network attributes: set and seen by admins.
+/// Provider and external-network attributes, a router's SNAT mode and
+/// gateway addresses, DVR and HA, a chosen floating address: set (and
+/// for some, seen) by admins.
 pub const ADMIN_ONLY: &[&str] = &[
     "create_network:shared",
     "update_network:shared",
@@ -111,6 +131,17 @@ pub const ADMIN_ONLY: &[&str] = &[
     "get_network:provider:network_type",
     "get_network:provider:physical_network",
     "get_network:provider:segmentation_id",
+    "create_router:external_gateway_info:enable_snat",
+    "create_router:external_gateway_info:external_fixed_ips",
+    "update_router:external_gateway_info:enable_snat",
+    "update_router:external_gateway_info:external_fixed_ips",
+    "create_router:distributed",
+    "create_router:ha",
+    "update_router:distributed",
+    "update_router:ha",
+    "get_router:distributed",
+    "get_router:ha",
+    "create_floatingip:floating_ip_address",
 ];
 
 /// Port bindings: written by the compute service, seen by admins.
@@ -161,6 +192,13 @@ mod tests {
         let on_own = json!({"project_id": "p1", "network:project_id": "p1", "network:shared": false});
         assert!(p.enforce("create_subnet", &on_own, &member));
         assert!(p.enforce("get_quota", &own, &reader));
+        assert!(p.enforce("create_router", &own, &member));
+        assert!(!p.enforce("create_router:external_gateway_info:enable_snat", &own, &member));
+        assert!(p.enforce("create_router:external_gateway_info:network_id", &own, &member));
+        assert!(!p.enforce("create_floatingip:floating_ip_address", &own, &member));
+        assert!(p.enforce("create_floatingip:floating_ip_address", &own, &admin));
+        assert!(!p.enforce("get_network_ip_availability", &own, &member));
+        assert!(p.enforce("get_network_ip_availability", &own, &admin));
         assert!(!p.enforce("update_quota", &own, &member));
     }
 }

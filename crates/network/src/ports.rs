@@ -21,7 +21,7 @@ use crate::db::subnets::SubnetRow;
 use crate::db::{self, Conn};
 use crate::error::{NetworkError, Result};
 use crate::ip::{from_u128, parse_mac, to_u128};
-use crate::{Caller, Network, networks, quotas, security_groups, subnets, tags};
+use crate::{Caller, Network, floating_ips, networks, quotas, routers, security_groups, subnets, tags};
 
 /// The VNIC types Neutron knows (`binding:vnic_type`).
 pub const VNIC_TYPES: &[&str] = &[
@@ -73,6 +73,9 @@ pub struct NewPort {
     pub binding_vnic_type: String,
     pub binding_profile: Value,
     pub dns_name: String,
+    /// `None`: `DOWN` until an agent reports the port up; the ports of
+    /// floating IPs are `N/A`, as no agent ever will.
+    pub status: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -411,6 +414,35 @@ pub async fn create(n: &Network, caller: &Caller, spec: NewPort) -> Result<PortR
     } else {
         None
     };
+    let id = uuid::Uuid::new_v4().to_string();
+    crate::with_retries(|| async {
+        let mut tx = n.begin().await?;
+        if !db::networks::lock(&n.db, &mut tx, &network.id).await? {
+            return Err(NetworkError::network_not_found(&network.id));
+        }
+        quotas::check(n, &mut tx, &spec.project_id, "port", 1).await?;
+        let row = insert_on(n, &mut tx, caller, &spec, &id, &network, default_group.as_deref()).await?;
+        tx.commit().await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Writes a new port `id` in the transaction `tx`, which holds the
+/// allocation lock of `network`: its MAC, its addresses, its groups
+/// (`default_group` when none are asked for). No quota is checked here:
+/// the ports the service makes for routers and floating IPs are not the
+/// project's to count, as in Neutron.
+pub(crate) async fn insert_on(
+    n: &Network,
+    tx: &mut Conn,
+    caller: &Caller,
+    spec: &NewPort,
+    id: &str,
+    network: &NetworkRow,
+    default_group: Option<&str>,
+) -> Result<PortRow> {
+    let port_security = spec.port_security_enabled.unwrap_or(network.port_security_enabled);
     if !port_security && !spec.allowed_address_pairs.is_empty() {
         return Err(port_security_needed_for_pairs());
     }
@@ -421,90 +453,80 @@ pub async fn create(n: &Network, caller: &Caller, spec: NewPort) -> Result<PortR
             })?),
             None => None,
         };
-    let id = uuid::Uuid::new_v4().to_string();
-    crate::with_retries(|| async {
-        let mut tx = n.begin().await?;
-        if !db::networks::lock(&n.db, &mut tx, &network.id).await? {
-            return Err(NetworkError::network_not_found(&network.id));
+    let (mac, mac_bytes) = match &requested_mac {
+        Some((m, b)) => {
+            if q::mac_in_use(&n.db, tx, &network.id, m).await? {
+                return Err(mac_in_use(&network.id, m));
+            }
+            (m.clone(), *b)
         }
-        quotas::check(n, &mut tx, &spec.project_id, "port", 1).await?;
-        let (mac, mac_bytes) = match &requested_mac {
-            Some((m, b)) => {
-                if q::mac_in_use(&n.db, &mut tx, &network.id, m).await? {
-                    return Err(mac_in_use(&network.id, m));
-                }
-                (m.clone(), *b)
+        None => {
+            let mut mac = random_mac(n.config.base_mac);
+            while q::mac_in_use(&n.db, tx, &network.id, &mac).await? {
+                mac = random_mac(n.config.base_mac);
             }
-            None => {
-                let mut mac = random_mac(n.config.base_mac);
-                while q::mac_in_use(&n.db, &mut tx, &network.id, &mac).await? {
-                    mac = random_mac(n.config.base_mac);
-                }
-                parse_mac(&mac).expect("generated MACs parse")
-            }
-        };
-        let subnets = db::subnets::of_network(&n.db, &mut tx, &network.id).await?;
-        let mut taken = taken_on(n, &mut tx, &network.id).await?;
-        let ips = allocate(
-            &network.id,
-            &subnets,
-            &mut taken,
-            &mac_bytes,
-            spec.fixed_ips.as_deref(),
-            &[],
-        )?;
-        let groups = match (&spec.security_groups, &default_group) {
-            (Some(g), _) => {
-                let mut g = g.clone();
-                g.sort();
-                g.dedup();
-                if !g.is_empty() && (!port_security || ips.is_empty()) {
-                    return Err(port_security_needed_for_groups());
-                }
-                check_groups(n, &mut tx, caller, &spec.project_id, &g).await?;
-                g
-            }
-            (None, Some(default)) if !ips.is_empty() => vec![default.clone()],
-            _ => Vec::new(),
-        };
-        let now = db::now();
-        let mut row = PortRow {
-            id: id.clone(),
-            project_id: spec.project_id.clone(),
-            network_id: network.id.clone(),
-            name: spec.name.clone(),
-            description: spec.description.clone(),
-            mac_address: mac.clone(),
-            admin_state_up: spec.admin_state_up,
-            status: "DOWN".into(),
-            device_id: spec.device_id.clone(),
-            device_owner: spec.device_owner.clone(),
-            port_security_enabled: port_security,
-            allowed_address_pairs: address_pairs(n, &spec.allowed_address_pairs, &mac)?,
-            binding_host_id: spec.binding_host_id.clone(),
-            binding_vnic_type: spec.binding_vnic_type.clone(),
-            binding_profile: spec.binding_profile.clone(),
-            dns_name: spec.dns_name.clone(),
-            revision_number: 1,
-            created_at: now,
-            updated_at: now,
-            fixed_ips: ips.iter().map(|c| (c.subnet_id.clone(), c.ip.to_string())).collect(),
-            security_groups: groups.clone(),
-        };
-        match q::insert(&n.db, &mut tx, &row).await {
-            Err(NetworkError::Store(store::StoreError::Conflict(_))) if requested_mac.is_some() => {
-                return Err(mac_in_use(&network.id, &mac));
-            }
-            Err(NetworkError::Store(store::StoreError::Conflict(_))) => return Err(NetworkError::Retry("mac address")),
-            other => other?,
+            parse_mac(&mac).expect("generated MACs parse")
         }
-        write_allocations(n, &mut tx, &id, &network.id, &ips).await?;
-        q::set_security_groups(&n.db, &mut tx, &id, &groups).await?;
-        tx.commit().await?;
-        row.security_groups.sort();
-        Ok(row)
-    })
-    .await
+    };
+    let subnets = db::subnets::of_network(&n.db, tx, &network.id).await?;
+    let mut taken = taken_on(n, tx, &network.id).await?;
+    let ips = allocate(
+        &network.id,
+        &subnets,
+        &mut taken,
+        &mac_bytes,
+        spec.fixed_ips.as_deref(),
+        &[],
+    )?;
+    let groups = match (&spec.security_groups, default_group) {
+        (Some(g), _) => {
+            let mut g = g.clone();
+            g.sort();
+            g.dedup();
+            if !g.is_empty() && (!port_security || ips.is_empty()) {
+                return Err(port_security_needed_for_groups());
+            }
+            check_groups(n, tx, caller, &spec.project_id, &g).await?;
+            g
+        }
+        (None, Some(default)) if !ips.is_empty() => vec![default.to_owned()],
+        _ => Vec::new(),
+    };
+    let now = db::now();
+    let mut row = PortRow {
+        id: id.to_owned(),
+        project_id: spec.project_id.clone(),
+        network_id: network.id.clone(),
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        mac_address: mac.clone(),
+        admin_state_up: spec.admin_state_up,
+        status: spec.status.clone().unwrap_or_else(|| "DOWN".into()),
+        device_id: spec.device_id.clone(),
+        device_owner: spec.device_owner.clone(),
+        port_security_enabled: port_security,
+        allowed_address_pairs: address_pairs(n, &spec.allowed_address_pairs, &mac)?,
+        binding_host_id: spec.binding_host_id.clone(),
+        binding_vnic_type: spec.binding_vnic_type.clone(),
+        binding_profile: spec.binding_profile.clone(),
+        dns_name: spec.dns_name.clone(),
+        revision_number: 1,
+        created_at: now,
+        updated_at: now,
+        fixed_ips: ips.iter().map(|c| (c.subnet_id.clone(), c.ip.to_string())).collect(),
+        security_groups: groups.clone(),
+    };
+    match q::insert(&n.db, tx, &row).await {
+        Err(NetworkError::Store(store::StoreError::Conflict(_))) if requested_mac.is_some() => {
+            return Err(mac_in_use(&network.id, &mac));
+        }
+        Err(NetworkError::Store(store::StoreError::Conflict(_))) => return Err(NetworkError::Retry("mac address")),
+        other => other?,
+    }
+    write_allocations(n, tx, id, &network.id, &ips).await?;
+    q::set_security_groups(&n.db, tx, id, &groups).await?;
+    row.security_groups.sort();
+    Ok(row)
 }
 
 fn mac_in_use(network_id: &str, mac: &str) -> NetworkError {
@@ -569,6 +591,25 @@ pub async fn update(n: &Network, caller: &Caller, id: &str, ch: PortChanges) -> 
                 &row.fixed_ips,
             )?;
             new_ips = Some(ips);
+        }
+        // Neutron's `prevent_internal_ip_change_for_fip`: an address with a
+        // floating IP stays.
+        if let Some(ips) = &new_ips {
+            for f in db::floating_ips::of_fixed_port(&n.db, &mut tx, id).await? {
+                let kept = f
+                    .fixed_ip_address
+                    .as_ref()
+                    .is_none_or(|a| ips.iter().any(|c| c.ip.to_string() == *a));
+                if !kept {
+                    return Err(NetworkError::bad_resource(
+                        "port",
+                        format!(
+                            "Cannot update the fixed_ips of the port {id}, because its original fixed_ip has been \
+                             associated to a floating ip"
+                        ),
+                    ));
+                }
+            }
         }
         let port_security = ch.port_security_enabled.unwrap_or(row.port_security_enabled);
         let has_ips = new_ips.as_ref().map_or(!row.fixed_ips.is_empty(), |i| !i.is_empty());
@@ -642,11 +683,45 @@ pub async fn update(n: &Network, caller: &Caller, id: &str, ch: PortChanges) -> 
     .await
 }
 
+/// Deletes a port unless the L3 service owns it (a router's gateway or
+/// interface, a floating IP's address: those go through their own API);
+/// floating IPs associated with it are disassociated.
 pub async fn delete(n: &Network, caller: &Caller, id: &str) -> Result<()> {
-    let mut tx = n.begin().await?;
-    load(n, &mut tx, caller, id).await?;
-    q::delete(&n.db, &mut tx, id).await?;
-    db::tags::remove_all(&n.db, &mut tx, tags::Taggable::Port.key(), id).await?;
-    tx.commit().await?;
+    crate::with_retries(|| async {
+        let mut tx = n.begin().await?;
+        let row = load(n, &mut tx, caller, id).await?;
+        if let Some(reason) = l3_owner(n, &mut tx, &row).await? {
+            return Err(NetworkError::conflict(
+                "ServicePortInUse",
+                format!("Port {id} cannot be deleted directly via the port API: {reason}."),
+            ));
+        }
+        floating_ips::disassociate_port(n, &mut tx, id).await?;
+        remove_on(n, &mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Why the L3 service still owns a port (Neutron's
+/// `prevent_l3_port_deletion`): its device owner is a router's or a
+/// floating IP's, and that router or floating IP still exists.
+async fn l3_owner(n: &Network, c: &mut Conn, p: &PortRow) -> Result<Option<String>> {
+    let owned = match p.device_owner.as_str() {
+        routers::DEVICE_OWNER_ROUTER_INTF | routers::DEVICE_OWNER_ROUTER_GW => {
+            db::routers::router_of_port(&n.db, c, &p.id).await?.is_some()
+                || db::routers::get(&n.db, c, &p.device_id).await?.is_some()
+        }
+        floating_ips::DEVICE_OWNER_FLOATINGIP => db::floating_ips::of_floating_port(&n.db, c, &p.id).await?.is_some(),
+        _ => false,
+    };
+    Ok(owned.then(|| format!("has device owner {}", p.device_owner)))
+}
+
+/// Removes a port, its addresses, groups and tags in `tx`.
+pub(crate) async fn remove_on(n: &Network, tx: &mut Conn, id: &str) -> Result<()> {
+    q::delete(&n.db, tx, id).await?;
+    db::tags::remove_all(&n.db, tx, tags::Taggable::Port.key(), id).await?;
     Ok(())
 }

@@ -20,8 +20,8 @@ pub const NEUTRON_DEFAULTS: &[(&str, i64)] = &[
     ("security_group_rule", 100),
 ];
 
-/// The table a resource's usage is counted in; `None` for resources this
-/// service does not offer (their usage is zero).
+/// The table a resource's usage is counted in; `None` for a resource
+/// this service does not offer (its usage is zero).
 fn table(resource: &str) -> Option<&'static str> {
     match resource {
         "network" => Some("networks"),
@@ -29,6 +29,8 @@ fn table(resource: &str) -> Option<&'static str> {
         "port" => Some("ports"),
         "security_group" => Some("security_groups"),
         "security_group_rule" => Some("security_group_rules"),
+        "router" => Some("routers"),
+        "floatingip" => Some("floatingips"),
         _ => None,
     }
 }

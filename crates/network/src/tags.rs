@@ -1,6 +1,6 @@
 //! Tags (Neutron's `standard-attr-tag`): free-form labels on networks,
-//! subnets, ports and security groups; every change is a new revision of
-//! the tagged resource.
+//! subnets, ports, security groups, routers and floating IPs; every
+//! change is a new revision of the tagged resource.
 
 use crate::Network;
 use crate::db::{self, Conn};
@@ -13,6 +13,8 @@ pub enum Taggable {
     Subnet,
     Port,
     SecurityGroup,
+    Router,
+    FloatingIp,
 }
 
 impl Taggable {
@@ -23,6 +25,8 @@ impl Taggable {
             Taggable::Subnet => "subnets",
             Taggable::Port => "ports",
             Taggable::SecurityGroup => "security_groups",
+            Taggable::Router => "routers",
+            Taggable::FloatingIp => "floatingips",
         }
     }
 
@@ -33,6 +37,8 @@ impl Taggable {
             Taggable::Subnet => "subnet",
             Taggable::Port => "port",
             Taggable::SecurityGroup => "security_group",
+            Taggable::Router => "router",
+            Taggable::FloatingIp => "floatingip",
         }
     }
 }
@@ -46,6 +52,8 @@ async fn bump(n: &Network, c: &mut Conn, kind: Taggable, id: &str) -> Result<()>
         Taggable::Subnet => db::subnets::bump_revision(&n.db, c, id).await,
         Taggable::Port => db::ports::bump_revision(&n.db, c, id).await,
         Taggable::SecurityGroup => db::security_groups::bump_revision(&n.db, c, id).await,
+        Taggable::Router => db::routers::bump_revision(&n.db, c, id).await.map(|_| ()),
+        Taggable::FloatingIp => db::floating_ips::bump_revision(&n.db, c, id).await,
     }
 }
 

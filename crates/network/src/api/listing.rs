@@ -203,8 +203,13 @@ impl ListQuery {
         Ok(true)
     }
 
-    /// Filters, sorts, pages and trims `items`; the response body.
+    /// Filters, sorts, pages and trims `items`; the response.
     pub fn respond(&self, n: &Network, c: &Collection, items: Vec<Value>) -> ApiResult<Response> {
+        Ok(super::json(StatusCode::OK, self.body(n, c, items)?))
+    }
+
+    /// Filters, sorts, pages and trims `items`; the response body.
+    pub fn body(&self, n: &Network, c: &Collection, items: Vec<Value>) -> ApiResult<Value> {
         let mut kept = Vec::with_capacity(items.len());
         for item in items {
             if self.keep(&item)? {
@@ -232,7 +237,7 @@ impl ListQuery {
         if let Some(links) = links {
             body.insert(format!("{}_links", c.name), Value::Array(links));
         }
-        Ok(super::json(StatusCode::OK, Value::Object(body)))
+        Ok(Value::Object(body))
     }
 
     /// Neutron's `PaginationEmulatedHelper.paginate`.

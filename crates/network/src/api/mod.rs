@@ -4,11 +4,14 @@
 //! paged by `listing`.
 
 mod attrs;
+mod floating_ips;
+mod ip_availability;
 mod listing;
 mod networks;
 mod ports;
 mod quotas;
 mod root;
+mod routers;
 mod security_groups;
 mod subnets;
 mod tags;
@@ -16,7 +19,7 @@ mod tags;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use serde_json::Value;
 
 use crate::error::NetworkError;
@@ -72,6 +75,25 @@ impl Network {
                 "/v2.0/security-group-rules/{id}",
                 get(security_groups::show_rule).delete(security_groups::delete_rule),
             )
+            .route("/v2.0/routers", get(routers::list).post(routers::create))
+            .route(
+                "/v2.0/routers/{id}",
+                get(routers::show).put(routers::update).delete(routers::delete),
+            )
+            .route("/v2.0/routers/{id}/add_router_interface", put(routers::add_interface))
+            .route(
+                "/v2.0/routers/{id}/remove_router_interface",
+                put(routers::remove_interface),
+            )
+            .route("/v2.0/floatingips", get(floating_ips::list).post(floating_ips::create))
+            .route(
+                "/v2.0/floatingips/{id}",
+                get(floating_ips::show)
+                    .put(floating_ips::update)
+                    .delete(floating_ips::delete),
+            )
+            .route("/v2.0/network-ip-availabilities", get(ip_availability::list))
+            .route("/v2.0/network-ip-availabilities/{id}", get(ip_availability::show))
             .route("/v2.0/quotas", get(quotas::list))
             .route(
                 "/v2.0/quotas/{project_id}",
@@ -83,6 +105,8 @@ impl Network {
             .merge(tags::routes("subnets", Taggable::Subnet))
             .merge(tags::routes("ports", Taggable::Port))
             .merge(tags::routes("security-groups", Taggable::SecurityGroup))
+            .merge(tags::routes("routers", Taggable::Router))
+            .merge(tags::routes("floatingips", Taggable::FloatingIp))
             .with_state(self.clone());
         ::api::service_layers(
             routes,

@@ -186,7 +186,13 @@ fn invalid(key: &str, reason: impl std::fmt::Display) -> api::ApiError {
 }
 
 fn fixed_ips(m: &Map<String, Value>) -> ApiResult<Option<Vec<FixedIpRequest>>> {
-    let Some(items) = attrs::list(m, "fixed_ips")? else {
+    fixed_ip_list(m, "fixed_ips")
+}
+
+/// A list of `{"subnet_id", "ip_address"}` (neutron-lib's
+/// `type:fixed_ips`, which routers' `external_fixed_ips` share).
+pub(super) fn fixed_ip_list(m: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<FixedIpRequest>>> {
+    let Some(items) = attrs::list(m, key)? else {
         return Ok(None);
     };
     let mut out: Vec<FixedIpRequest> = Vec::new();
@@ -195,22 +201,19 @@ fn fixed_ips(m: &Map<String, Value>) -> ApiResult<Option<Vec<FixedIpRequest>>> {
             .as_object()
             .filter(|o| o.keys().all(|k| k == "subnet_id" || k == "ip_address"))
         else {
-            return Err(invalid(
-                "fixed_ips",
-                format!("Invalid data format for fixed IP: '{item}'"),
-            ));
+            return Err(invalid(key, format!("Invalid data format for fixed IP: '{item}'")));
         };
         let req = FixedIpRequest {
             subnet_id: attrs::uuid(o, "subnet_id")?,
             ip_address: match o.get("ip_address") {
-                Some(v) => Some(attrs::ip_value(v, "fixed_ips")?),
+                Some(v) => Some(attrs::ip_value(v, key)?),
                 None => None,
             },
         };
         if let Some(ip) = req.ip_address
             && out.iter().any(|r| r.ip_address == Some(ip))
         {
-            return Err(invalid("fixed_ips", format!("Duplicate IP address '{ip}'")));
+            return Err(invalid(key, format!("Duplicate IP address '{ip}'")));
         }
         out.push(req);
     }
@@ -432,6 +435,7 @@ pub async fn create(
         binding_vnic_type: attrs::one_of(&m, "binding:vnic_type", VNIC_TYPES)?.unwrap_or_else(|| "normal".into()),
         binding_profile: attrs::dict(&m, "binding:profile")?.unwrap_or_else(|| json!({})),
         dns_name: String::new(),
+        status: None,
     };
     let net = networks::get(&n, &caller, &network_id).await?;
     check_network_owner(&caller, &project_id, &net)?;

@@ -31,6 +31,16 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Adds external network attribute to network resource.",
     ),
     (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
         "filter-validation",
         "Filter parameters validation",
         "Provides validation on filter parameters.",
@@ -39,6 +49,11 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "net-mtu",
         "Network MTU",
         "Provides MTU attribute for a network resource.",
+    ),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
     ),
     (
         "pagination",
@@ -65,6 +80,12 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "quotas",
         "Quota management support",
         "Expose functions for quotas management per project",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via \
+         a NAT gateway.",
     ),
     ("security-group", "security-group", "The security groups extension."),
     (

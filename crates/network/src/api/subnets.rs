@@ -206,7 +206,13 @@ fn nameservers(m: &Map<String, Value>) -> ApiResult<Option<Vec<IpAddr>>> {
 }
 
 fn routes(m: &Map<String, Value>) -> ApiResult<Option<Vec<(Cidr, IpAddr)>>> {
-    let Some(items) = attrs::list(m, "host_routes")? else {
+    route_list(m, "host_routes")
+}
+
+/// A list of `{"destination", "nexthop"}` (neutron-lib's
+/// `type:hostroutes`, which `routes` of routers share).
+pub(super) fn route_list(m: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<(Cidr, IpAddr)>>> {
+    let Some(items) = attrs::list(m, key)? else {
         return Ok(None);
     };
     let mut out: Vec<(Cidr, IpAddr)> = Vec::new();
@@ -215,17 +221,14 @@ fn routes(m: &Map<String, Value>) -> ApiResult<Option<Vec<(Cidr, IpAddr)>>> {
             .as_object()
             .is_some_and(|o| o.len() == 2 && o.contains_key("destination") && o.contains_key("nexthop"));
         if !ok_shape {
-            return Err(invalid(
-                "host_routes",
-                format!("Invalid data format for hostroute: '{item}'"),
-            ));
+            return Err(invalid(key, format!("Invalid data format for hostroute: '{item}'")));
         }
         let route = (
-            attrs::cidr_value(&item["destination"], "host_routes")?,
-            attrs::ip_value(&item["nexthop"], "host_routes")?,
+            attrs::cidr_value(&item["destination"], key)?,
+            attrs::ip_value(&item["nexthop"], key)?,
         );
         if out.contains(&route) {
-            return Err(invalid("host_routes", format!("Duplicate hostroute '{item}'")));
+            return Err(invalid(key, format!("Duplicate hostroute '{item}'")));
         }
         out.push(route);
     }

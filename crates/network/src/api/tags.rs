@@ -1,4 +1,4 @@
-//! `/v2.0/{networks,subnets,ports,security-groups}/{id}/tags[/{tag}]`:
+//! `/v2.0/{networks,subnets,ports,security-groups,routers,floatingips}/{id}/tags[/{tag}]`:
 //! reading tags needs the resource to be visible, changing them the
 //! resource's update rule.
 
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{ApiResult, attrs, no_content};
 use crate::error::NetworkError;
 use crate::tags::{self, MAX_TAG_LEN, Taggable};
-use crate::{Network, networks, ports, security_groups, subnets};
+use crate::{Network, floating_ips, networks, ports, routers, security_groups, subnets};
 use api::{Auth, AuthContext};
 
 /// The routes of one taggable collection.
@@ -44,6 +44,8 @@ async fn authorize(n: &Network, ctx: &AuthContext, kind: Taggable, id: &str, wri
             security_groups::get(n, &caller, id).await?.0.project_id,
             "update_security_group",
         ),
+        Taggable::Router => (routers::get(n, &caller, id).await?.row.project_id, "update_router"),
+        Taggable::FloatingIp => (floating_ips::get(n, &caller, id).await?.project_id, "update_floatingip"),
     };
     if write {
         n.authorize(ctx, rule, &json!({"project_id": owner, "tenant_id": owner}))?;

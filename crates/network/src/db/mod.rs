@@ -7,9 +7,11 @@
 //! (allocation pools, DNS servers, host routes, address pairs, binding
 //! profiles, availability-zone hints) are JSON text.
 
+pub mod floating_ips;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod routers;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
@@ -23,11 +25,20 @@ use crate::error::Result;
 /// A connection: pooled for reads, or a transaction's.
 pub type Conn = store::sqlx::AnyConnection;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "network schema",
-    sql: include_str!("schema_v1.sql"),
-}];
+/// Applied in order and recorded by version in `schema_migrations`: a
+/// released file is never edited, a change is a new version.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "network schema",
+        sql: include_str!("schema_v1.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "routers and floating IPs",
+        sql: include_str!("schema_v2.sql"),
+    },
+];
 
 pub async fn migrate(db: &Db) -> Result<(), store::StoreError> {
     db.migrate("network", MIGRATIONS).await

@@ -331,3 +331,13 @@ pub async fn count_using_group(db: &Db, c: &mut Conn, group_id: &str) -> Result<
             .await?,
     )
 }
+
+/// How many addresses each subnet has handed out, by subnet id.
+pub async fn allocation_counts(db: &Db, c: &mut Conn) -> Result<HashMap<String, i64>> {
+    let rows = sqlx::query(db.sql("SELECT subnet_id, COUNT(*) AS used FROM ip_allocations GROUP BY subnet_id"))
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("subnet_id")?, r.try_get("used")?)))
+        .collect()
+}

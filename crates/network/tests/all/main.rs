@@ -3,10 +3,12 @@
 //! member of another project, one module per resource.
 
 mod backends;
+mod floating_ips;
 mod listing;
 mod networks;
 mod ports;
 mod quotas;
+mod routers;
 mod security_groups;
 mod subnets;
 mod versions;

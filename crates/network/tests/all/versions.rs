@@ -59,16 +59,33 @@ async fn versions_resources_and_extensions() {
         "binding",
         "provider",
         "standard-attr-tag",
+        "router",
+        "ext-gw-mode",
+        "extraroute",
+        "network-ip-availability",
     ] {
         assert!(aliases.contains(&want), "{want} in {aliases:?}");
     }
-    for absent in ["router", "default-subnetpools", "extra_dhcp_opt", "dns-integration"] {
+    for absent in [
+        "l3-ha",
+        "dvr",
+        "l3-flavors",
+        "router_availability_zone",
+        "extraroute-atomic",
+        "fip-port-details",
+        "default-subnetpools",
+        "extra_dhcp_opt",
+        "dns-integration",
+    ] {
         assert!(!aliases.contains(&absent), "{absent}");
     }
     let (s, v) = call(&cloud, Method::GET, "extensions/port-security", &admin, None).await;
     assert_eq!(s, 200);
     assert_eq!(v["extension"]["alias"], "port-security");
     let (s, v) = call(&cloud, Method::GET, "extensions/router", &admin, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["extension"]["name"], "Neutron L3 Router");
+    let (s, v) = call(&cloud, Method::GET, "extensions/l3-ha", &admin, None).await;
     assert_error(s, &v, 404, "HTTPNotFound");
 
     // Unknown routes and methods get Neutron faults too.
