@@ -230,31 +230,51 @@ impl TestCloud {
         self
     }
 
+    /// A fresh database `name` for a service beside identity, on the
+    /// cloud's backend (dropped with the cloud).
+    async fn service_database(&mut self, name: &str) -> String {
+        let backend = self.backend;
+        let var = match backend {
+            Backend::Sqlite => return format!("sqlite://{}", self.dir().join(format!("{name}.db")).display()),
+            Backend::Postgres => "OXISTACK_TEST_POSTGRES",
+            Backend::MySql => "OXISTACK_TEST_MYSQL",
+        };
+        let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+        let (url, db_name) = create_database(&server).await;
+        self.extra_databases.push((backend, db_name));
+        url
+    }
+
+    /// Token validation against this cloud's identity, as a service's
+    /// middleware does it.
+    fn token_auth(&self) -> api::TokenAuth {
+        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
+        api::TokenAuth::new(validator, &self.identity_url)
+    }
+
+    /// Serves `router` on `listener` until the cloud stops.
+    fn serve_extra(&mut self, listener: tokio::net::TcpListener, router: axum::Router) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = api::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        self.extra_servers.push((server, stop));
+    }
+
     /// Also starts the image service on port 0, with its own database
     /// (on the same backend as identity), its stores in the test directory,
     /// quotas from identity's unified limits, and registers it in the
     /// catalog. The existing API is unchanged for tests that do not call it.
     pub async fn with_image(mut self) -> TestCloud {
-        let url = match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.dir().join("image.db").display()),
-            backend => {
-                let var = if backend == Backend::Postgres {
-                    "OXISTACK_TEST_POSTGRES"
-                } else {
-                    "OXISTACK_TEST_MYSQL"
-                };
-                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(&server).await;
-                self.extra_databases.push((backend, name));
-                url
-            }
-        };
+        let url = self.service_database("image").await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let image_url = format!("http://{}", listener.local_addr().expect("addr"));
         let db = store::Db::connect(&url).await.expect("open image database");
         let config = image::ImageConfig::new(image_url.clone(), self.dir().join("image-data"));
-        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
-        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let auth = self.token_auth();
         let limits: std::sync::Arc<dyn image::quota::LimitSource> = std::sync::Arc::new(image::quota::IdentityLimits {
             identity: self.identity.clone(),
             region: None,
@@ -266,15 +286,7 @@ impl TestCloud {
             .register_service("image", "glance", "RegionOne", &image_url)
             .await
             .expect("register image");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = service.router();
-        let server = tokio::spawn(async move {
-            let _ = api::serve(listener, router, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        self.extra_servers.push((server, stop));
+        self.serve_extra(listener, service.router());
         self.image = Some(service);
         self.image_url = Some(image_url);
         self
@@ -284,26 +296,12 @@ impl TestCloud {
     /// (on the same backend as identity), and registers it in the catalog
     /// as `placement`.
     pub async fn with_placement(mut self) -> TestCloud {
-        let url = match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.dir().join("placement.db").display()),
-            backend => {
-                let var = if backend == Backend::Postgres {
-                    "OXISTACK_TEST_POSTGRES"
-                } else {
-                    "OXISTACK_TEST_MYSQL"
-                };
-                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(&server).await;
-                self.extra_databases.push((backend, name));
-                url
-            }
-        };
+        let url = self.service_database("placement").await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let placement_url = format!("http://{}", listener.local_addr().expect("addr"));
         let db = store::Db::connect(&url).await.expect("open placement database");
         let config = placement::PlacementConfig::new(placement_url.clone());
-        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
-        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let auth = self.token_auth();
         let service = placement::Placement::start(config, db, auth)
             .await
             .expect("start placement");
@@ -311,15 +309,7 @@ impl TestCloud {
             .register_service("placement", "placement", "RegionOne", &placement_url)
             .await
             .expect("register placement");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = service.router();
-        let server = tokio::spawn(async move {
-            let _ = api::serve(listener, router, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        self.extra_servers.push((server, stop));
+        self.serve_extra(listener, service.router());
         self.placement = Some(service);
         self.placement_url = Some(placement_url);
         self
@@ -329,40 +319,18 @@ impl TestCloud {
     /// (on the same backend as identity), and registers it in the catalog
     /// as `network`.
     pub async fn with_network(mut self) -> TestCloud {
-        let url = match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.dir().join("network.db").display()),
-            backend => {
-                let var = if backend == Backend::Postgres {
-                    "OXISTACK_TEST_POSTGRES"
-                } else {
-                    "OXISTACK_TEST_MYSQL"
-                };
-                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(&server).await;
-                self.extra_databases.push((backend, name));
-                url
-            }
-        };
+        let url = self.service_database("network").await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let network_url = format!("http://{}", listener.local_addr().expect("addr"));
         let db = store::Db::connect(&url).await.expect("open network database");
         let config = network::NetworkConfig::new(network_url.clone());
-        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
-        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let auth = self.token_auth();
         let service = network::Network::start(config, db, auth).await.expect("start network");
         self.identity
             .register_service("network", "neutron", "RegionOne", &network_url)
             .await
             .expect("register network");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = service.router();
-        let server = tokio::spawn(async move {
-            let _ = api::serve(listener, router, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        self.extra_servers.push((server, stop));
+        self.serve_extra(listener, service.router());
         self.network = Some(service);
         self.network_url = Some(network_url);
         self
@@ -385,20 +353,7 @@ impl TestCloud {
         if self.image_url.is_none() {
             self = self.with_image().await;
         }
-        let url = match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.dir().join("compute.db").display()),
-            backend => {
-                let var = if backend == Backend::Postgres {
-                    "OXISTACK_TEST_POSTGRES"
-                } else {
-                    "OXISTACK_TEST_MYSQL"
-                };
-                let server = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-                let (url, name) = create_database(&server).await;
-                self.extra_databases.push((backend, name));
-                url
-            }
-        };
+        let url = self.service_database("compute").await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let compute_url = format!("http://{}", listener.local_addr().expect("addr"));
         let db = store::Db::connect(&url).await.expect("open compute database");
@@ -421,8 +376,7 @@ impl TestCloud {
             creds,
         );
         adjust(&mut config);
-        let validator: std::sync::Arc<dyn api::TokenValidator> = std::sync::Arc::new(self.identity.clone());
-        let auth = api::TokenAuth::new(validator, &self.identity_url);
+        let auth = self.token_auth();
         let bus = bus::Bus::in_process();
         let service = compute::Compute::start(config, db, auth, bus.clone())
             .await
@@ -432,15 +386,7 @@ impl TestCloud {
             .register_service("compute", "nova", "RegionOne", &format!("{compute_url}/v2.1"))
             .await
             .expect("register compute");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = service.router();
-        let server = tokio::spawn(async move {
-            let _ = api::serve(listener, router, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        self.extra_servers.push((server, stop));
+        self.serve_extra(listener, service.router());
         self.compute = Some(service);
         self.compute_url = Some(compute_url);
         self.bus = Some(bus);
