@@ -1,0 +1,195 @@
+//! Network agent: the Linux data plane of the network service — what
+//! Neutron's linuxbridge, DHCP, L3 and metadata agents do on a host. This
+//! first part is L2 and DHCP on one host: one Linux bridge per network,
+//! one tap per port, one dnsmasq per network.
+//!
+//! Where it sits (DESIGN.md §5): on every host that runs guests or DHCP.
+//! The network service (`network` crate) keeps the rows — networks,
+//! subnets, ports — and this crate makes the kernel match them: a
+//! [`NetworkSpec`] is those rows reduced to what the host needs. The
+//! compute agent will call [`L2::plug_port`] for the tap it gives QEMU.
+//!
+//! The rooms:
+//! - [`spec`] — the wanted state as plain data;
+//! - [`L2`] (here) — the entry point: a network's bridge, its DHCP server,
+//!   its ports' taps;
+//! - [`dhcp`] — dnsmasq per network in its `qdhcp-<network id>` namespace:
+//!   files, command line, start, reload, restart, removal;
+//! - [`names`] — kernel names derived from ids as Neutron derives them
+//!   (`brq…`, `tap…`, `ns-…`, `qdhcp-…`);
+//! - [`host`] — the only module that touches the kernel: `ip` commands,
+//!   namespaces, processes.
+//!
+//! Why this shape: the agent keeps no record of its own. Every name
+//! derives from a resource id and every operation is idempotent, so an
+//! agent restarted over a half-built host runs the same calls again and
+//! converges, without duplicates; the running dnsmasq is found again by
+//! its pid file and checked against `/proc/<pid>/cmdline`. The bridge is
+//! in the root namespace and carries no address, as with Neutron's
+//! linuxbridge agent.
+//!
+//! Not built yet: the bus wiring (RPC from the network service, port
+//! status reports) and `oxistack up`; VXLAN between hosts (a network is
+//! one host's bridge for now); L3 — router namespaces, forwarding, SNAT,
+//! floating IPs; security groups; the metadata proxy; DHCP for IPv6
+//! subnets (they are carried in the spec and skipped: IPv4 DHCP only); a
+//! `Host` trait with a recording fake (the tests run the real kernel as
+//! root instead); netlink instead of forking `ip`.
+
+pub mod dhcp;
+pub mod host;
+pub mod names;
+pub mod spec;
+
+use std::path::PathBuf;
+
+pub use dhcp::{Dhcp, DhcpOutcome};
+pub use spec::{DhcpPortSpec, FixedIp, HostRoute, NetworkSpec, PortSpec, SubnetSpec};
+
+use host::LinkSettings;
+
+/// What can go wrong realizing a network.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid network spec: {0}")]
+    InvalidSpec(String),
+    #[error("network {0} has no bridge on this host (ensure_network first)")]
+    NetworkNotEnsured(String),
+    #[error("`{command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+    #[error("cannot run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unexpected output from `{command}`")]
+    Output {
+        command: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot signal process {pid}")]
+    Signal {
+        pid: u32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} did not stay running")]
+    DaemonNotRunning { what: String },
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The L2 data plane of this host: networks' bridges and DHCP servers,
+/// ports' taps.
+///
+/// Calls for one network must not overlap (each reads the host, then
+/// changes it); the reconciler that will drive this runs them in turn.
+#[derive(Debug, Clone)]
+pub struct L2 {
+    dhcp: Dhcp,
+}
+
+impl L2 {
+    /// An agent keeping its files (dnsmasq's) under `state_dir`; a new
+    /// instance over the same directory adopts what an earlier one built.
+    pub fn new(state_dir: impl Into<PathBuf>) -> L2 {
+        L2 {
+            dhcp: Dhcp::new(state_dir.into().join("dhcp")),
+        }
+    }
+
+    /// Makes the network's bridge exist, up, with the network's MTU, and
+    /// its DHCP server serve `spec` (or not run, when no IPv4 subnet has
+    /// DHCP enabled).
+    pub async fn ensure_network(&self, spec: &NetworkSpec) -> Result<DhcpOutcome, Error> {
+        names::check_id("network", &spec.id)?;
+        let bridge = names::bridge(&spec.id);
+        host::bridge_add(&bridge).await?;
+        host::link_set(
+            None,
+            &bridge,
+            &LinkSettings {
+                mtu: Some(spec.mtu),
+                up: true,
+                ..LinkSettings::default()
+            },
+        )
+        .await?;
+        self.dhcp.sync(spec).await
+    }
+
+    /// Creates the port's tap on the network's bridge and returns its name,
+    /// for QEMU (`-netdev tap,ifname=<name>,script=no,downscript=no`).
+    ///
+    /// The tap gets the port's MAC with its first byte `fe`, as libvirt
+    /// gives it: the guest's MAC sits behind the tap, and the bridge must
+    /// not take it for one of its own.
+    pub async fn plug_port(&self, network_id: &str, port: &PortSpec) -> Result<String, Error> {
+        names::check_id("network", network_id)?;
+        names::check_id("port", &port.id)?;
+        let bridge = host::link(None, &names::bridge(network_id))
+            .await?
+            .ok_or_else(|| Error::NetworkNotEnsured(network_id.to_owned()))?;
+        let tap_mac = host_side_mac(&port.mac)?;
+        let tap = names::tap(&port.id);
+        host::tap_add(&tap).await?;
+        host::link_set(
+            None,
+            &tap,
+            &LinkSettings {
+                mac: Some(&tap_mac),
+                mtu: Some(bridge.mtu),
+                master: Some(&bridge.name),
+                up: true,
+            },
+        )
+        .await?;
+        Ok(tap)
+    }
+
+    /// Deletes the port's tap; Ok when it is gone.
+    pub async fn unplug_port(&self, port_id: &str) -> Result<(), Error> {
+        names::check_id("port", port_id)?;
+        host::link_delete(None, &names::tap(port_id)).await
+    }
+
+    /// Stops the network's DHCP server, deletes its namespace, veth and
+    /// files, then the bridge; Ok when they are gone. Taps still on the
+    /// bridge stay (they are their ports', removed by `unplug_port`).
+    pub async fn remove_network(&self, network_id: &str) -> Result<(), Error> {
+        names::check_id("network", network_id)?;
+        self.dhcp.remove(network_id).await?;
+        host::link_delete(None, &names::bridge(network_id)).await
+    }
+}
+
+/// `fa:16:3e:…` → `fe:16:3e:…`.
+fn host_side_mac(mac: &str) -> Result<String, Error> {
+    let bytes: Vec<&str> = mac.split(':').collect();
+    if bytes.len() != 6 || !bytes.iter().all(|b| b.len() == 2 && u8::from_str_radix(b, 16).is_ok()) {
+        return Err(Error::InvalidSpec(format!("{mac:?} is not a MAC address")));
+    }
+    Ok(std::iter::once("fe")
+        .chain(bytes[1..].iter().copied())
+        .collect::<Vec<_>>()
+        .join(":")
+        .to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tap_mac_is_the_ports_with_fe_first() {
+        assert_eq!(host_side_mac("FA:16:3E:01:02:03").unwrap(), "fe:16:3e:01:02:03");
+        assert!(host_side_mac("fa:16:3e:01:02").is_err());
+        assert!(host_side_mac("fa:16:3e:01:02:zz").is_err());
+    }
+}
