@@ -94,10 +94,10 @@ finish() {
 # qemu-system-x86, and installing the latter alone removes qemu-img.
 # genisoimage writes config drives; the test guest is built from packages
 # downloaded (not installed) by scripts/build-test-image.sh. The network
-# agent's tests run dnsmasq in namespaces and busybox's udhcpc/ping in
-# "guest" namespaces.
+# agent's tests run dnsmasq in namespaces, busybox's udhcpc/ping in "guest"
+# namespaces, and nft in router namespaces.
 PKGS=(curl ca-certificates python3-venv pkg-config libssl-dev
-    qemu-system-x86 qemu-utils genisoimage dnsmasq-base busybox-static)
+    qemu-system-x86 qemu-utils genisoimage dnsmasq-base busybox-static nftables)
 apt_deps() {
     local p missing=() qemu_version
     for p in "${PKGS[@]}"; do

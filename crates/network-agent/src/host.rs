@@ -1,6 +1,7 @@
 //! Everything that touches the kernel: namespaces, links, addresses and
-//! routes through iproute2's `ip` (reading state with `ip -json`), and the
-//! processes the data plane runs in namespaces.
+//! routes through iproute2's `ip` (reading state with `ip -json`),
+//! per-namespace sysctls and nftables rulesets (`sysctl`, `nft -f` under
+//! `ip netns exec`), and the processes the data plane runs in namespaces.
 //!
 //! Every operation is idempotent: creating what exists and deleting what
 //! is gone succeed, so that an agent started again over a half-built host
@@ -332,6 +333,95 @@ pub async fn route_replace(netns: Option<&str>, destination: &str, via: Option<&
     }
     args.extend(["dev", dev]);
     ip(netns, &args).await?;
+    Ok(())
+}
+
+/// A route of the main table, as `ip -json route show` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `default`, or a CIDR (`10.0.0.0/24`, `10.0.0.5/32`: iproute2's bare
+    /// host address is given its `/32`).
+    pub destination: String,
+    pub gateway: Option<String>,
+    pub dev: Option<String>,
+}
+
+/// The IPv4 routes of `netns`'s main table.
+pub async fn routes(netns: Option<&str>) -> Result<Vec<Route>, Error> {
+    #[derive(Deserialize)]
+    struct RouteJson {
+        dst: String,
+        #[serde(default)]
+        gateway: Option<String>,
+        #[serde(default)]
+        dev: Option<String>,
+    }
+    let text = ip(netns, &["-json", "-4", "route", "show"]).await?;
+    let list: Vec<RouteJson> = parse_json("ip -json -4 route show", &text)?;
+    Ok(list
+        .into_iter()
+        .map(|r| Route {
+            destination: if r.dst == "default" || r.dst.contains('/') {
+                r.dst
+            } else {
+                format!("{}/32", r.dst)
+            },
+            gateway: r.gateway,
+            dev: r.dev,
+        })
+        .collect())
+}
+
+/// Deletes the route to `destination` (`default` or a CIDR); Ok when there
+/// is none.
+pub async fn route_delete(netns: Option<&str>, destination: &str) -> Result<(), Error> {
+    if routes(netns).await?.iter().any(|r| r.destination == destination) {
+        ip(netns, &["route", "delete", destination]).await?;
+    }
+    Ok(())
+}
+
+// ---- sysctl and nftables ----
+
+/// Sets a sysctl inside `netns` (`net.ipv4.ip_forward`, `1`): the
+/// `net.*` keys are per namespace.
+pub async fn sysctl_set(netns: &str, key: &str, value: &str) -> Result<(), Error> {
+    let assignment = format!("{key}={value}");
+    run("ip", &["netns", "exec", netns, "sysctl", "-q", "-w", &assignment]).await?;
+    Ok(())
+}
+
+/// Applies an `nft -f` script inside `netns`. nft applies a script as one
+/// transaction: all of it or, on any error, none of it — so a script that
+/// deletes a table and declares it again replaces it atomically.
+pub async fn nft_apply(netns: &str, script: &str) -> Result<(), Error> {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+
+    let command = format!("ip netns exec {netns} nft -f -");
+    let spawn_error = |source| Error::Spawn {
+        command: command.clone(),
+        source,
+    };
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", netns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes()).await.map_err(spawn_error)?;
+        // Dropped here: nft reads to end of file.
+    }
+    let out = child.wait_with_output().await.map_err(spawn_error)?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
     Ok(())
 }
 

@@ -1,50 +1,65 @@
 //! Network agent: the Linux data plane of the network service — what
-//! Neutron's linuxbridge, DHCP, L3 and metadata agents do on a host. This
-//! first part is L2 and DHCP on one host: one Linux bridge per network,
-//! one tap per port, one dnsmasq per network.
+//! Neutron's linuxbridge, DHCP, L3 and metadata agents do on a host. Built
+//! so far, on one host: L2 (one Linux bridge per network, one tap per
+//! port), DHCP (one dnsmasq per network) and L3 (one namespace per router:
+//! forwarding between its subnets, SNAT out of its external gateway,
+//! floating IPs, extra routes).
 //!
-//! Where it sits (DESIGN.md §5): on every host that runs guests or DHCP.
-//! The network service (`network` crate) keeps the rows — networks,
-//! subnets, ports — and this crate makes the kernel match them: a
-//! [`NetworkSpec`] is those rows reduced to what the host needs. The
-//! compute agent will call [`L2::plug_port`] for the tap it gives QEMU.
+//! Where it sits (DESIGN.md §5): on every host that runs guests, DHCP or
+//! routers. The network service (`network` crate) keeps the rows —
+//! networks, subnets, ports, routers, floating IPs — and this crate makes
+//! the kernel match them: a [`NetworkSpec`] or a [`RouterSpec`] is those
+//! rows reduced to what the host needs. The compute agent will call
+//! [`L2::plug_port`] for the tap it gives QEMU.
 //!
 //! The rooms:
 //! - [`spec`] — the wanted state as plain data;
-//! - [`L2`] (here) — the entry point: a network's bridge, its DHCP server,
-//!   its ports' taps;
+//! - [`L2`] (here) — a network's bridge, its DHCP server, its ports' taps;
 //! - [`dhcp`] — dnsmasq per network in its `qdhcp-<network id>` namespace:
 //!   files, command line, start, reload, restart, removal;
+//! - [`l3`] — [`L3`]: routers in `qrouter-<router id>` namespaces, their
+//!   `qr-`/`qg-` veths, addresses, routes, and NAT as one nftables table per
+//!   router replaced atomically on each sync;
 //! - [`names`] — kernel names derived from ids as Neutron derives them
-//!   (`brq…`, `tap…`, `ns-…`, `qdhcp-…`);
+//!   (`brq…`, `tap…`, `ns-…`, `qr-…`, `qg-…`, `qdhcp-…`, `qrouter-…`);
 //! - [`host`] — the only module that touches the kernel: `ip` commands,
-//!   namespaces, processes.
+//!   namespaces, per-namespace sysctls, `nft -f`, processes.
 //!
 //! Why this shape: the agent keeps no record of its own. Every name
 //! derives from a resource id and every operation is idempotent, so an
 //! agent restarted over a half-built host runs the same calls again and
 //! converges, without duplicates; the running dnsmasq is found again by
-//! its pid file and checked against `/proc/<pid>/cmdline`. The bridge is
+//! its pid file and checked against `/proc/<pid>/cmdline`, and a router's
+//! NAT table is declared whole each time rather than patched. The bridge is
 //! in the root namespace and carries no address, as with Neutron's
 //! linuxbridge agent.
 //!
 //! Not built yet: the bus wiring (RPC from the network service, port
-//! status reports) and `oxistack up`; VXLAN between hosts (a network is
-//! one host's bridge for now); L3 — router namespaces, forwarding, SNAT,
-//! floating IPs; security groups; the metadata proxy; DHCP for IPv6
-//! subnets (they are carried in the spec and skipped: IPv4 DHCP only); a
-//! `Host` trait with a recording fake (the tests run the real kernel as
-//! root instead); netlink instead of forking `ip`.
+//! status reports, a reconciler that calls these) and `oxistack up`; VXLAN
+//! between hosts (a network is one host's bridge for now); security
+//! groups; the metadata proxy (and its 169.254.169.254 redirect in the
+//! router); IPv6 — DHCP for IPv6 subnets (they are carried in the spec and
+//! skipped), and router addresses, routes and NAT (the router spec is
+//! IPv4 only); on floating IP removal, flushing its conntrack entries
+//! (established flows last until they time out) and, on addition,
+//! gratuitous ARP; HA and distributed routers; a `Host` trait with a
+//! recording fake (the tests run the real kernel as root instead); netlink
+//! instead of forking `ip`.
 
 pub mod dhcp;
 pub mod host;
+pub mod l3;
 pub mod names;
 pub mod spec;
 
 use std::path::PathBuf;
 
 pub use dhcp::{Dhcp, DhcpOutcome};
-pub use spec::{DhcpPortSpec, FixedIp, HostRoute, NetworkSpec, PortSpec, SubnetSpec};
+pub use l3::L3;
+pub use spec::{
+    DhcpPortSpec, FixedIp, FloatingIpSpec, HostRoute, NetworkSpec, PortSpec, RouterGateway, RouterInterface,
+    RouterSpec, SubnetSpec,
+};
 
 use host::LinkSettings;
 

@@ -1,5 +1,5 @@
 //! Kernel object names derived from Neutron resource ids, exactly as
-//! Neutron's linuxbridge and DHCP agents derive them, so that an operator
+//! Neutron's linuxbridge, DHCP and L3 agents derive them, so that an operator
 //! who knows Neutron finds the same names, and so that an agent started
 //! again finds what it made before without a record of its own.
 //!
@@ -29,6 +29,23 @@ pub fn dhcp_interface(port_id: &str) -> String {
 /// The network's DHCP namespace (namespace names are not length-limited).
 pub fn dhcp_namespace(network_id: &str) -> String {
     format!("qdhcp-{network_id}")
+}
+
+/// The namespace end of a router interface's veth (its bridge end is
+/// [`tap`]).
+pub fn router_interface(port_id: &str) -> String {
+    format!("qr-{}", short(port_id))
+}
+
+/// The namespace end of a router's external gateway veth (its bridge end
+/// is [`tap`]).
+pub fn router_gateway(port_id: &str) -> String {
+    format!("qg-{}", short(port_id))
+}
+
+/// The router's namespace.
+pub fn router_namespace(router_id: &str) -> String {
+    format!("qrouter-{router_id}")
 }
 
 fn short(id: &str) -> &str {
@@ -61,6 +78,9 @@ mod tests {
         assert_eq!(tap(id), "tap3b2a1c4d-5e");
         assert_eq!(dhcp_interface(id), "ns-3b2a1c4d-5e");
         assert_eq!(dhcp_namespace(id), "qdhcp-3b2a1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
+        assert_eq!(router_interface(id), "qr-3b2a1c4d-5e");
+        assert_eq!(router_gateway(id), "qg-3b2a1c4d-5e");
+        assert_eq!(router_namespace(id), "qrouter-3b2a1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d");
         assert!(bridge(id).len() <= 15);
     }
 

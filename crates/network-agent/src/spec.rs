@@ -1,6 +1,7 @@
-//! The desired state of one network on this host, as plain data: what the
-//! Neutron server's network, subnet and port rows say, reduced to what the
-//! data plane realizes. Nothing here touches the host.
+//! The desired state of one network or one router on this host, as plain
+//! data: what the Neutron server's network, subnet, port, router and
+//! floating IP rows say, reduced to what the data plane realizes. Nothing
+//! here touches the host.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -65,6 +66,63 @@ pub struct PortSpec {
 pub struct FixedIp {
     pub subnet_id: String,
     pub ip_address: IpAddr,
+}
+
+/// One router: its namespace, its interfaces on tenant networks, its
+/// gateway on an external network, its extra routes and floating IPs.
+/// IPv4 only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSpec {
+    /// The Neutron router id; the namespace `qrouter-<id>` derives from it.
+    pub id: String,
+    /// One per router port with `device_owner` `network:router_interface`.
+    pub interfaces: Vec<RouterInterface>,
+    /// The port with `device_owner` `network:router_gateway`, if the router
+    /// has an external gateway.
+    pub gateway: Option<RouterGateway>,
+    /// The router's extra routes (`routes` attribute); each nexthop must be
+    /// on one of the router's subnets.
+    pub routes: Vec<HostRoute>,
+    /// Floating IPs associated with ports behind this router; they need a
+    /// gateway.
+    pub floating_ips: Vec<FloatingIpSpec>,
+}
+
+/// A router port on a tenant subnet: `qr-<port id>` in the namespace holds
+/// the subnet's gateway address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterInterface {
+    pub port_id: String,
+    pub network_id: String,
+    pub mac: String,
+    /// The subnet's gateway address.
+    pub ip: Ipv4Addr,
+    /// The subnet's prefix length.
+    pub prefix_len: u8,
+}
+
+/// The router's port on an external network: `qg-<port id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterGateway {
+    pub port_id: String,
+    /// The external network.
+    pub network_id: String,
+    pub mac: String,
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    /// The external subnet's gateway: the router's default route.
+    pub gateway_ip: Ipv4Addr,
+    /// Whether the tenant subnets reach out with the gateway's address
+    /// (`external_gateway_info.enable_snat`).
+    pub enable_snat: bool,
+}
+
+/// A floating IP on the external network, forwarded to a fixed IP behind
+/// the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatingIpSpec {
+    pub floating_ip: Ipv4Addr,
+    pub fixed_ip: Ipv4Addr,
 }
 
 /// An IPv4 prefix, `10.0.0.0/24`.
