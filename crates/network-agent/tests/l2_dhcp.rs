@@ -10,8 +10,10 @@
 //! the test ends, passed or failed. Addresses are 10.x, and only inside
 //! the tests' own namespaces (the bridges carry none).
 
+mod common;
+
 use std::collections::HashMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,45 +23,15 @@ use network_agent::{
 };
 
 /// Prefixes of every kernel name the tests make; a tag follows each.
-const OUR_PREFIXES: [&str; 7] = ["brq", "tap", "ns-", "gv", "ge", "qdhcp-", "qguest-"];
-
-/// Why the data-plane tests cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    if uid != 0 {
-        return Some("not root".to_owned());
-    }
-    for program in ["ip", "dnsmasq", "busybox"] {
-        if find_program(program).is_none() {
-            return Some(format!(
-                "`{program}` not found (Debian: iproute2, dnsmasq-base, busybox-static)"
-            ));
-        }
-    }
-    None
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| p.is_file())
-}
-
-macro_rules! skip_unless_able {
-    () => {
-        if let Some(reason) = skip_reason() {
-            eprintln!("skipping: {reason}");
-            return;
-        }
-    };
-}
+const OUR_PREFIXES: &[&str] = &["brq", "tap", "ns-", "gv", "ge", "qdhcp-", "qguest-"];
+const PROGRAMS: [&str; 3] = ["ip", "dnsmasq", "busybox"];
+const PACKAGES: &str = "iproute2, dnsmasq-base, busybox-static";
 
 /// One test's world: its tag, ids and state dir. Dropping it removes every
 /// process, namespace and interface carrying the tag, synchronously, so it
 /// also runs when an assertion unwinds.
 struct Scene {
+    kernel: common::Tagged,
     tag: String,
     network_id: String,
     state: tempfile::TempDir,
@@ -75,19 +47,16 @@ impl Scene {
             .unwrap();
         // dnsmasq drops root and reads its hosts file again on SIGHUP.
         std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        Scene { tag, network_id, state }
+        Scene {
+            kernel: common::Tagged::new(tag.clone(), OUR_PREFIXES),
+            tag,
+            network_id,
+            state,
+        }
     }
 
-    /// A resource id sharing the test's tag: names made from it are ours.
     fn id(&self) -> String {
-        let fresh = uuid::Uuid::new_v4().to_string();
-        format!("{}{}", self.tag, &fresh[self.tag.len()..])
-    }
-
-    fn ours(&self, name: &str) -> bool {
-        OUR_PREFIXES
-            .iter()
-            .any(|p| name.strip_prefix(p).is_some_and(|rest| rest.starts_with(&self.tag)))
+        self.kernel.id()
     }
 
     fn l2(&self) -> L2 {
@@ -163,75 +132,12 @@ impl Scene {
             .collect()
     }
 
-    /// The live processes whose command line carries the tag.
-    fn processes(&self) -> Vec<(u32, Vec<String>)> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(cmdline) = host::process_cmdline(pid)
-                && cmdline.iter().any(|a| a.contains(&self.tag))
-            {
-                out.push((pid, cmdline));
-            }
-        }
-        out
-    }
-
     fn dnsmasqs(&self) -> usize {
-        self.processes()
+        self.kernel
+            .processes()
             .iter()
             .filter(|(_, c)| c[0].ends_with("dnsmasq"))
             .count()
-    }
-
-    /// Our namespaces and root-namespace interfaces that exist.
-    async fn leftovers(&self) -> Vec<String> {
-        let mut out: Vec<String> = host::netns_list().await.unwrap();
-        out.extend(host::links(None, "").await.unwrap().into_iter().map(|l| l.name));
-        out.retain(|n| self.ours(n));
-        out
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let run = |args: &[&str]| {
-            Command::new("ip")
-                .args(args)
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default()
-        };
-        let namespaces: Vec<String> = String::from_utf8_lossy(&run(&["netns", "list"]))
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|n| self.ours(n))
-            .map(str::to_owned)
-            .collect();
-        let mut pids: Vec<u32> = self.processes().into_iter().map(|(pid, _)| pid).collect();
-        for ns in &namespaces {
-            let listed = String::from_utf8_lossy(&run(&["netns", "pids", ns])).into_owned();
-            pids.extend(listed.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-        for pid in &pids {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).output();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pids.iter().any(|p| host::process_cmdline(*p).is_some()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let links = String::from_utf8_lossy(&run(&["-o", "link", "show"])).into_owned();
-        for name in links.lines().filter_map(|l| l.split(':').nth(1)) {
-            let name = name.trim().split('@').next().unwrap_or_default();
-            if self.ours(name) {
-                run(&["link", "delete", "dev", name]);
-            }
-        }
-        for ns in &namespaces {
-            run(&["netns", "delete", ns]);
-        }
     }
 }
 
@@ -297,7 +203,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn guests_get_their_addresses_options_and_reach_the_dhcp_port() {
-    skip_unless_able!();
+    skip_unless_able!(PROGRAMS, PACKAGES);
     let scene = Scene::new();
     let l2 = scene.l2();
     let mut spec = network(&scene, 71);
@@ -376,14 +282,14 @@ async fn guests_get_their_addresses_options_and_reach_the_dhcp_port() {
     scene.remove_guest(2).await;
     l2.remove_network(&spec.id).await.unwrap();
     l2.remove_network(&spec.id).await.unwrap();
-    assert_eq!(scene.leftovers().await, Vec::<String>::new());
-    assert_eq!(scene.processes(), Vec::new());
+    assert_eq!(scene.kernel.leftovers().await, Vec::<String>::new());
+    assert_eq!(scene.kernel.processes(), Vec::new());
     assert_eq!(files_under(&scene.state.path().join("dhcp")), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]
 async fn ensuring_again_and_restarting_the_agent_duplicates_nothing() {
-    skip_unless_able!();
+    skip_unless_able!(PROGRAMS, PACKAGES);
     let scene = Scene::new();
     let mut spec = network(&scene, 72);
     let dhcp_port = spec.dhcp_port.clone().unwrap();
@@ -435,8 +341,8 @@ async fn ensuring_again_and_restarting_the_agent_duplicates_nothing() {
     assert_eq!(restarted.ensure_network(&spec).await.unwrap(), DhcpOutcome::Disabled);
     assert_eq!(scene.dnsmasqs(), 0);
     assert!(!host::netns_exists(&netns).await.unwrap());
-    assert_eq!(scene.leftovers().await, [names::bridge(&spec.id)]);
+    assert_eq!(scene.kernel.leftovers().await, [names::bridge(&spec.id)]);
 
     restarted.remove_network(&spec.id).await.unwrap();
-    assert_eq!(scene.leftovers().await, Vec::<String>::new());
+    assert_eq!(scene.kernel.leftovers().await, Vec::<String>::new());
 }

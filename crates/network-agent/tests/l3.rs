@@ -11,49 +11,22 @@
 //! the test ends, passed or failed. Addresses (10.x) exist only inside the
 //! tests' own namespaces; nft tables only in them too.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use network_agent::{FloatingIpSpec, HostRoute, L3, RouterGateway, RouterInterface, RouterSpec, host, l3, names};
 
 /// Prefixes of every kernel name the tests make; a tag follows each.
-const OUR_PREFIXES: [&str; 8] = ["brq", "tap", "qr-", "qg-", "gv", "ge", "qrouter-", "qguest-"];
-
-fn skip_reason() -> Option<String> {
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    if uid != 0 {
-        return Some("not root".to_owned());
-    }
-    for program in ["ip", "nft", "sysctl", "busybox"] {
-        let path = std::env::var("PATH").unwrap_or_default();
-        let found = path
-            .split(':')
-            .chain(["/usr/sbin", "/sbin"])
-            .any(|dir| Path::new(dir).join(program).is_file());
-        if !found {
-            return Some(format!(
-                "`{program}` not found (Debian: iproute2, nftables, procps, busybox-static)"
-            ));
-        }
-    }
-    None
-}
-
-macro_rules! skip_unless_able {
-    () => {
-        if let Some(reason) = skip_reason() {
-            eprintln!("skipping: {reason}");
-            return;
-        }
-    };
-}
+const OUR_PREFIXES: &[&str] = &["brq", "tap", "qr-", "qg-", "gv", "ge", "qrouter-", "qguest-"];
+const PROGRAMS: [&str; 4] = ["ip", "nft", "sysctl", "busybox"];
+const PACKAGES: &str = "iproute2, nftables, procps, busybox-static";
 
 /// One test's world. Dropping it removes every process, namespace and
 /// interface carrying the tag, synchronously, so it also runs when an
 /// assertion unwinds; the nft tables are inside those namespaces.
 struct Scene {
+    kernel: common::Tagged,
     tag: String,
     router_id: String,
     /// The second octet of every address in the test.
@@ -64,19 +37,16 @@ impl Scene {
     fn new(octet: u8) -> Scene {
         let router_id = uuid::Uuid::new_v4().to_string();
         let tag = router_id[..6].to_owned();
-        Scene { tag, router_id, octet }
+        Scene {
+            kernel: common::Tagged::new(tag.clone(), OUR_PREFIXES),
+            tag,
+            router_id,
+            octet,
+        }
     }
 
-    /// A resource id sharing the test's tag: names made from it are ours.
     fn id(&self) -> String {
-        let fresh = uuid::Uuid::new_v4().to_string();
-        format!("{}{}", self.tag, &fresh[self.tag.len()..])
-    }
-
-    fn ours(&self, name: &str) -> bool {
-        OUR_PREFIXES
-            .iter()
-            .any(|p| name.strip_prefix(p).is_some_and(|rest| rest.starts_with(&self.tag)))
+        self.kernel.id()
     }
 
     fn ip(&self, third: u8, fourth: u8) -> String {
@@ -110,82 +80,6 @@ impl Scene {
                 .unwrap();
         }
         netns
-    }
-
-    /// The live processes whose command line carries the tag.
-    fn processes(&self) -> Vec<(u32, Vec<String>)> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(cmdline) = host::process_cmdline(pid)
-                && cmdline.iter().any(|a| a.contains(&self.tag))
-            {
-                out.push((pid, cmdline));
-            }
-        }
-        out
-    }
-
-    /// Our namespaces and root-namespace interfaces that exist.
-    async fn leftovers(&self) -> Vec<String> {
-        let mut out: Vec<String> = host::netns_list().await.unwrap();
-        out.extend(host::links(None, "").await.unwrap().into_iter().map(|l| l.name));
-        out.retain(|n| self.ours(n));
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let run = |args: &[&str]| {
-            Command::new("ip")
-                .args(args)
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default()
-        };
-        let namespaces: Vec<String> = String::from_utf8_lossy(&run(&["netns", "list"]))
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|n| self.ours(n))
-            .map(str::to_owned)
-            .collect();
-        let mut pids: Vec<u32> = self.processes().into_iter().map(|(pid, _)| pid).collect();
-        for ns in &namespaces {
-            let listed = String::from_utf8_lossy(&run(&["netns", "pids", ns])).into_owned();
-            pids.extend(listed.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-        for pid in &pids {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).output();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pids.iter().any(|p| host::process_cmdline(*p).is_some()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // Router and guest veths from inside their namespaces first (their
-        // root ends go with them), then whatever of ours is in the root.
-        for ns in &namespaces {
-            let links = String::from_utf8_lossy(&run(&["-n", ns, "-o", "link", "show"])).into_owned();
-            for name in links.lines().filter_map(|l| l.split(':').nth(1)) {
-                let name = name.trim().split('@').next().unwrap_or_default();
-                if name != "lo" {
-                    run(&["-n", ns, "link", "delete", "dev", name]);
-                }
-            }
-        }
-        let links = String::from_utf8_lossy(&run(&["-o", "link", "show"])).into_owned();
-        for name in links.lines().filter_map(|l| l.split(':').nth(1)) {
-            let name = name.trim().split('@').next().unwrap_or_default();
-            if self.ours(name) {
-                run(&["link", "delete", "dev", name]);
-            }
-        }
-        for ns in &namespaces {
-            run(&["netns", "delete", ns]);
-        }
     }
 }
 
@@ -345,7 +239,7 @@ async fn world(scene: &Scene) -> World {
 
 #[tokio::test]
 async fn guests_route_through_the_router_with_snat_and_floating_ips() {
-    skip_unless_able!();
+    skip_unless_able!(PROGRAMS, PACKAGES);
     let scene = Scene::new(81);
     let l3 = L3::new();
     let World {
@@ -460,11 +354,11 @@ async fn guests_route_through_the_router_with_snat_and_floating_ips() {
         .collect();
     expected.sort();
     assert_eq!(
-        scene.leftovers().await,
+        scene.kernel.leftovers().await,
         expected,
         "only the test's bridges and guests remain"
     );
-    assert_eq!(scene.processes(), Vec::new());
+    assert_eq!(scene.kernel.processes(), Vec::new());
     assert!(
         unreachable(&guest_a, &scene.ip(2, 10)).await,
         "A still reaches B without the router"
@@ -473,7 +367,7 @@ async fn guests_route_through_the_router_with_snat_and_floating_ips() {
 
 #[tokio::test]
 async fn ensuring_again_and_restarting_duplicates_nothing_and_drops_what_went() {
-    skip_unless_able!();
+    skip_unless_able!(PROGRAMS, PACKAGES);
     let scene = Scene::new(82);
     let World {
         mut spec,
@@ -570,6 +464,7 @@ async fn ensuring_again_and_restarting_duplicates_nothing_and_drops_what_went() 
     assert!(!host::netns_exists(&router_ns).await.unwrap());
     assert!(
         scene
+            .kernel
             .leftovers()
             .await
             .iter()
