@@ -95,9 +95,10 @@ finish() {
 # genisoimage writes config drives; the test guest is built from packages
 # downloaded (not installed) by scripts/build-test-image.sh. The network
 # agent's tests run dnsmasq in namespaces, busybox's udhcpc/ping in "guest"
-# namespaces, and nft in router namespaces.
+# namespaces, nft in router namespaces and iptables (nf_tables backend,
+# with br_netfilter's physdev match) for security groups.
 PKGS=(curl ca-certificates python3-venv pkg-config libssl-dev
-    qemu-system-x86 qemu-utils genisoimage dnsmasq-base busybox-static nftables)
+    qemu-system-x86 qemu-utils genisoimage dnsmasq-base busybox-static nftables iptables)
 apt_deps() {
     local p missing=() qemu_version
     for p in "${PKGS[@]}"; do

@@ -1,7 +1,9 @@
 //! Everything that touches the kernel: namespaces, links, addresses and
 //! routes through iproute2's `ip` (reading state with `ip -json`),
 //! per-namespace sysctls and nftables rulesets (`sysctl`, `nft -f` under
-//! `ip netns exec`), and the processes the data plane runs in namespaces.
+//! `ip netns exec`), the root namespace's iptables filter rules
+//! (`iptables-save`, `iptables-restore --noflush`), and the processes the
+//! data plane runs in namespaces.
 //!
 //! Every operation is idempotent: creating what exists and deleting what
 //! is gone succeed, so that an agent started again over a half-built host
@@ -395,16 +397,26 @@ pub async fn sysctl_set(netns: &str, key: &str, value: &str) -> Result<(), Error
 /// transaction: all of it or, on any error, none of it — so a script that
 /// deletes a table and declares it again replaces it atomically.
 pub async fn nft_apply(netns: &str, script: &str) -> Result<(), Error> {
+    run_with_stdin("ip", &["netns", "exec", netns, "nft", "-f", "-"], script).await?;
+    Ok(())
+}
+
+/// Runs `program` with `input` on its stdin, to completion; its stdout, or
+/// an error carrying the command line and stderr.
+async fn run_with_stdin(program: &str, args: &[&str], input: &str) -> Result<String, Error> {
     use std::process::Stdio;
     use tokio::io::AsyncWriteExt;
 
-    let command = format!("ip netns exec {netns} nft -f -");
+    let command = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
     let spawn_error = |source| Error::Spawn {
         command: command.clone(),
         source,
     };
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", netns, "nft", "-f", "-"])
+    let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -412,8 +424,8 @@ pub async fn nft_apply(netns: &str, script: &str) -> Result<(), Error> {
         .spawn()
         .map_err(spawn_error)?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes()).await.map_err(spawn_error)?;
-        // Dropped here: nft reads to end of file.
+        stdin.write_all(input.as_bytes()).await.map_err(spawn_error)?;
+        // Dropped here: the program reads to end of file.
     }
     let out = child.wait_with_output().await.map_err(spawn_error)?;
     if !out.status.success() {
@@ -422,6 +434,24 @@ pub async fn nft_apply(netns: &str, script: &str) -> Result<(), Error> {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ---- iptables (root namespace) ----
+
+/// One table of the root namespace's IPv4 iptables ruleset, as
+/// `iptables-save -t <table>` prints it.
+pub async fn iptables_save(table: &str) -> Result<String, Error> {
+    run("iptables-save", &["-t", table]).await
+}
+
+/// Applies an `iptables-restore` script to the root namespace without
+/// flushing what it does not name (`--noflush`): one transaction, all of
+/// it or, on any error, none of it. Declaring a chain (`:name - [0:0]`)
+/// creates it, or empties it when it exists. `-w` waits for the xtables
+/// lock that legacy iptables users take.
+pub async fn iptables_restore(script: &str) -> Result<(), Error> {
+    run_with_stdin("iptables-restore", &["--noflush", "-w", "10"], script).await?;
     Ok(())
 }
 

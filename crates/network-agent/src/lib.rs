@@ -1,16 +1,21 @@
 //! Network agent: the Linux data plane of the network service — what
 //! Neutron's linuxbridge, DHCP, L3 and metadata agents do on a host. Built
 //! so far, on one host: L2 (one Linux bridge per network, one tap per
-//! port), DHCP (one dnsmasq per network) and L3 (one namespace per router:
+//! port), DHCP (one dnsmasq per network), L3 (one namespace per router:
 //! forwarding between its subnets, SNAT out of its external gateway,
-//! floating IPs, extra routes).
+//! floating IPs, extra routes) and security groups (stateful IPv4 filtering
+//! of the guests' bridged traffic with iptables, as Neutron's iptables
+//! firewall driver: per-port ingress/egress chains, anti-spoofing with
+//! allowed address pairs, port security off).
 //!
 //! Where it sits (DESIGN.md §5): on every host that runs guests, DHCP or
 //! routers. The network service (`network` crate) keeps the rows —
 //! networks, subnets, ports, routers, floating IPs — and this crate makes
-//! the kernel match them: a [`NetworkSpec`] or a [`RouterSpec`] is those
-//! rows reduced to what the host needs. The compute agent will call
-//! [`L2::plug_port`] for the tap it gives QEMU.
+//! the kernel match them: a [`NetworkSpec`], a [`RouterSpec`] or a
+//! [`PortFirewall`] (a port's security group rules, remote groups resolved
+//! to their members' addresses by the caller) is those rows reduced to what
+//! the host needs. The compute agent will call [`L2::plug_port`] for the
+//! tap it gives QEMU, and [`Firewall::sync`] with all of the host's ports.
 //!
 //! The rooms:
 //! - [`spec`] — the wanted state as plain data;
@@ -20,24 +25,35 @@
 //! - [`l3`] — [`L3`]: routers in `qrouter-<router id>` namespaces, their
 //!   `qr-`/`qg-` veths, addresses, routes, and NAT as one nftables table per
 //!   router replaced atomically on each sync;
+//! - [`firewall`] — [`Firewall`]: security groups as iptables chains
+//!   (`oxi-…`) in the root namespace, reached through `br_netfilter` and
+//!   `-m physdev`, all of them rewritten in one `iptables-restore
+//!   --noflush` transaction on each sync; the rule generation is a pure
+//!   function ([`firewall::chains`]);
 //! - [`names`] — kernel names derived from ids as Neutron derives them
 //!   (`brq…`, `tap…`, `ns-…`, `qr-…`, `qg-…`, `qdhcp-…`, `qrouter-…`);
 //! - [`host`] — the only module that touches the kernel: `ip` commands,
-//!   namespaces, per-namespace sysctls, `nft -f`, processes.
+//!   namespaces, per-namespace sysctls, `nft -f`, `iptables-save` and
+//!   `iptables-restore`, processes.
 //!
 //! Why this shape: the agent keeps no record of its own. Every name
 //! derives from a resource id and every operation is idempotent, so an
 //! agent restarted over a half-built host runs the same calls again and
 //! converges, without duplicates; the running dnsmasq is found again by
 //! its pid file and checked against `/proc/<pid>/cmdline`, and a router's
-//! NAT table is declared whole each time rather than patched. The bridge is
+//! NAT table and the firewall's chains are declared whole each time rather
+//! than patched. The bridge is
 //! in the root namespace and carries no address, as with Neutron's
 //! linuxbridge agent.
 //!
 //! Not built yet: the bus wiring (RPC from the network service, port
 //! status reports, a reconciler that calls these) and `oxistack up`; VXLAN
-//! between hosts (a network is one host's bridge for now); security
-//! groups; the metadata proxy (and its 169.254.169.254 redirect in the
+//! between hosts (a network is one host's bridge for now); in security
+//! groups, IPv6 (IPv6 rules and addresses are skipped, so guests' IPv6
+//! traffic is not filtered), ipsets for remote groups (one rule per member
+//! address instead), ARP spoofing protection (ebtables), conntrack zones
+//! and flushing the entries of flows a removed rule had allowed; the
+//! metadata proxy (and its 169.254.169.254 redirect in the
 //! router); IPv6 — DHCP for IPv6 subnets (they are carried in the spec and
 //! skipped), and router addresses, routes and NAT (the router spec is
 //! IPv4 only); on floating IP removal, flushing its conntrack entries
@@ -47,6 +63,7 @@
 //! instead of forking `ip`.
 
 pub mod dhcp;
+pub mod firewall;
 pub mod host;
 pub mod l3;
 pub mod names;
@@ -55,10 +72,11 @@ pub mod spec;
 use std::path::PathBuf;
 
 pub use dhcp::{Dhcp, DhcpOutcome};
+pub use firewall::Firewall;
 pub use l3::L3;
 pub use spec::{
-    DhcpPortSpec, FixedIp, FloatingIpSpec, HostRoute, NetworkSpec, PortSpec, RouterGateway, RouterInterface,
-    RouterSpec, SubnetSpec,
+    AddressPair, DhcpPortSpec, Direction, Ethertype, FixedIp, FloatingIpSpec, HostRoute, NetworkSpec, PortFirewall,
+    PortSpec, Protocol, RouterGateway, RouterInterface, RouterSpec, SecurityGroupRule, SubnetSpec,
 };
 
 use host::LinkSettings;

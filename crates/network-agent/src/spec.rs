@@ -1,7 +1,7 @@
-//! The desired state of one network or one router on this host, as plain
-//! data: what the Neutron server's network, subnet, port, router and
-//! floating IP rows say, reduced to what the data plane realizes. Nothing
-//! here touches the host.
+//! The desired state of one network, one router or one port's security
+//! groups on this host, as plain data: what the Neutron server's network,
+//! subnet, port, router, floating IP and security group rows say, reduced
+//! to what the data plane realizes. Nothing here touches the host.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -123,6 +123,80 @@ pub struct RouterGateway {
 pub struct FloatingIpSpec {
     pub floating_ip: Ipv4Addr,
     pub fixed_ip: Ipv4Addr,
+}
+
+/// One port's security: what Neutron's security group RPC hands an agent
+/// for a port (`security_group_rules_for_devices`), with remote groups
+/// already resolved to their members' addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortFirewall {
+    pub port_id: String,
+    /// The port's device on the bridge (`tap<port id[..11]>`), whose
+    /// bridged traffic the rules filter.
+    pub tap: String,
+    /// The guest's MAC (`fa:16:3e:…`), not the tap's.
+    pub mac: String,
+    pub fixed_ips: Vec<IpAddr>,
+    /// `port_security_enabled`: when false the port's traffic is accepted
+    /// whole — no anti-spoofing, no rules.
+    pub port_security_enabled: bool,
+    pub allowed_address_pairs: Vec<AddressPair>,
+    /// The rules of all the port's security groups.
+    pub rules: Vec<SecurityGroupRule>,
+}
+
+/// An allowed address pair: the guest may also send from `ip_address` (an
+/// address or a CIDR) with `mac_address` (the port's when `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPair {
+    pub ip_address: String,
+    pub mac_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// To the guest.
+    Ingress,
+    /// From the guest.
+    Egress,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ethertype {
+    IPv4,
+    IPv6,
+}
+
+/// A rule's protocol: a name Neutron knows here, or an IP protocol number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+    Number(u8),
+}
+
+/// One security group rule, as Neutron stores it, with `remote_group_id`
+/// replaced by its members' addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    pub direction: Direction,
+    pub ethertype: Ethertype,
+    /// `None`: any protocol.
+    pub protocol: Option<Protocol>,
+    /// TCP/UDP: the destination port range (`max` alone is ignored, as
+    /// Neutron's API refuses it). ICMP: `min` is the type, `max` the code.
+    pub port_range_min: Option<u16>,
+    pub port_range_max: Option<u16>,
+    /// The peer's prefix: the source for ingress, the destination for
+    /// egress.
+    pub remote_ip_prefix: Option<String>,
+    /// With a `remote_group_id`: the addresses of the group's ports (an
+    /// empty list matches nothing). `None` when the rule has no remote
+    /// group.
+    pub remote_group_ips: Option<Vec<IpAddr>>,
 }
 
 /// An IPv4 prefix, `10.0.0.0/24`.
