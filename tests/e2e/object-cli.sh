@@ -2,7 +2,9 @@
 # tests/e2e/object-cli.sh - the real `swift` and `openstack container/object`
 # clients against the object storage of a fresh `oxistack up`: upload a
 # tree, list with prefixes and delimiters, download and byte-compare,
-# metadata, public read without a token, and clean-up (deletes are steps).
+# metadata, public read without a token, the middleware (TempURL fetched
+# with curl, SLO upload with segments, versioning, quotas, bulk delete and
+# archive extraction), and clean-up (deletes are steps).
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/object-cli-cloud),
 # OXI_PORT_OFFSET (default 21000).
@@ -86,6 +88,52 @@ step "openstack object save + cmp" bash -c "openstack object save --file '$WORK/
 step "openstack object delete" openstack object delete "$C2" tree/a/x.txt
 step "the object is gone" expect_fail openstack object show "$C2" tree/a/x.txt
 step "openstack container delete" openstack container delete "$C2"
+
+# --- middleware ----------------------------------------------------------------
+C3="slo-$S" C4="ver-$S" V="ver-archive-$S" C5="quota-$S" C6="tar-$S"
+account_path() { storage_url | sed -E 's|^https?://[^/]+||'; }
+host_of() { storage_url | sed -E 's|^(https?://[^/]+).*|\1|'; }
+token() { swift auth | sed -n 's/^export OS_AUTH_TOKEN=//p' | tr -d "'\""; }
+slo_range_bytes() {  # 100 bytes across the first segment boundary, counted
+    curl -sf --max-time 30 -H "X-Auth-Token: $(token)" -H 'Range: bytes=99950-100049' \
+        "$(storage_url)/$C3/tree/big.bin" | wc -c
+}
+extract_tar() {  # the uploaded tree as a tar, extracted into $C6
+    tar cf "$WORK/t.tar" -C "$WORK/up" tree || return 1
+    curl -sf --max-time 60 -X PUT -T "$WORK/t.tar" -H "X-Auth-Token: $(token)" \
+        "$(storage_url)/$C6?extract-archive=tar"
+}
+tempurl_fetch() {  # KEY - GET tree/a/x.txt through `swift tempurl` with curl
+    local path
+    path="$(swift tempurl GET 600 "$(account_path)/$C/tree/a/x.txt" "$1")" || return 1
+    curl -sf --max-time 30 "$(host_of)$path"
+}
+step "swift post account Temp-URL-Key" swift post -m Temp-URL-Key:e2e-key
+step "swift tempurl + curl (no token)" lines_are "hello" tempurl_fetch e2e-key
+step "tempurl with another key is refused" expect_fail tempurl_fetch other-key
+step "swift upload --use-slo --segment-size" bash -c "cd '$WORK/up' && \
+    swift upload --use-slo --segment-size 100000 '$C3' tree/big.bin"
+step "SLO has 3 segments" expect_match '^3$' bash -c "swift list '${C3}_segments' | wc -l"
+step "SLO download + cmp" bash -c "swift download '$C3' tree/big.bin -o '$WORK/down/slo' && \
+    cmp '$WORK/down/slo' '$WORK/up/tree/big.bin'"
+step "SLO range read across segments" expect_match '^100$' slo_range_bytes
+step "swift delete of the SLO removes its segments" bash -c "swift delete '$C3' tree/big.bin && \
+    [ -z \"\$(swift list '${C3}_segments')\" ]"
+step "swift post -H X-Versions-Location" bash -c "swift post '$V' && swift post -H 'X-Versions-Location: $V' '$C4'"
+step "two versions uploaded" bash -c "cd '$WORK/up' && swift upload --object-name o '$C4' tree/a/x.txt && \
+    swift upload --object-name o '$C4' tree/a/b/y.txt"
+step "the old one is in the archive" expect_match '^1$' bash -c "swift list '$V' | wc -l"
+step "delete restores the old version" bash -c "swift delete '$C4' o && \
+    [ \"\$(swift download '$C4' o -o -)\" = hello ]"
+step "container quota" swift post -H 'X-Container-Meta-Quota-Bytes: 10' "$C5"
+step "upload past the quota fails (413)" expect_fail --match '413' \
+    bash -c "cd '$WORK/up' && swift upload '$C5' tree/big.bin 2>&1; false"
+step "extract-archive (tar) with curl" expect_match 'Number Files Created: 4' extract_tar
+step "extracted objects listed" expect_match '^4$' bash -c "swift list '$C6' | wc -l"
+# swift deletes a container's objects with ?bulk-delete when /info offers it.
+step "swift delete the middleware containers (bulk delete)" bash -c "for c in '$C3' '${C3}_segments' \
+    '$C4' '$V' '$C5' '$C6'; do swift delete \"\$c\" || exit 1; done"
+step "they are gone" expect_fail swift stat "$C6"
 
 # --- clean-up ----------------------------------------------------------------
 step "swift delete (objects and container)" swift delete "$C"

@@ -8,8 +8,14 @@
 //!
 //! The rooms, in the order of a request:
 //! - `api/` — one handler for `/v1/…` that parses the path (Swift's names
-//!   may hold any character, `COPY` is a method of its own), then one file
-//!   per level: accounts, containers, objects; `/info`; listing formats;
+//!   may hold any character, `COPY` is a method of its own) and drops the
+//!   headers only the middleware may set (Swift's gatekeeper), then one
+//!   file per level: accounts, containers, objects; `/info`; listing
+//!   formats;
+//! - [`middleware`] — Swift's proxy middleware, one module each, between
+//!   the path parser and the levels: TempURL, FormPost, bulk delete and
+//!   archive extraction, static large objects, versioning, container and
+//!   account quotas (dynamic large objects live in the object level);
 //! - [`access`] — keystoneauth: owners, reseller admins, container ACLs;
 //! - domain helpers: [`names`] (name rules, timestamps), [`meta`]
 //!   (metadata headers and limits), [`range`], [`listing`] (prefix,
@@ -21,9 +27,16 @@
 //!
 //! Why this shape: a GET or HEAD of an object touches only the disk, never
 //! the database (the owner needs no container lookup); bodies stream
-//! through in both directions, never held in memory. Not yet here (issue 7):
-//! the ring and replicas, replicator and auditor, large objects, TempURL,
-//! FormPost, versioning, quotas, bulk, S3. `/info` lists only what is.
+//! through in both directions, never held in memory — segments of large
+//! objects, form uploads and archive members included. The middleware
+//! acts for the caller through sub-requests run through the rest of the
+//! pipeline, so ACLs, quotas and versioning apply to what it does.
+//!
+//! Not yet here (issue 7): the ring and replicas, replicator and auditor,
+//! S3, ratelimit; of the middleware, static web, symlinks, container sync,
+//! manifests of manifests (an SLO segment that is itself an SLO), and
+//! `temp_url_ip_range` (the server does not see the client's address yet:
+//! such a URL is refused). `/info` lists only what is.
 
 pub mod access;
 mod api;
@@ -32,6 +45,7 @@ pub mod disk;
 pub mod error;
 pub mod listing;
 pub mod meta;
+pub mod middleware;
 pub mod names;
 pub mod range;
 

@@ -12,6 +12,11 @@ use crate::error::{Result, SwiftError};
 use crate::names::Timestamp;
 use crate::{listing as list, meta};
 
+/// Account headers kept with the metadata besides `x-account-meta-*`:
+/// the quotas of Swift ≥ 2.34 (set by reseller admins only, see
+/// `middleware::quotas`).
+pub const ACCOUNT_EXTRA: &[&str] = &["x-account-quota-bytes", "x-account-quota-count"];
+
 pub async fn handle(mut call: Call) -> Result<Response> {
     if !call.owner() {
         return Err(call.denied());
@@ -78,7 +83,7 @@ async fn get(call: &Call) -> Result<Response> {
 }
 
 async fn post(call: &mut Call) -> Result<Response> {
-    let changes = meta::changes(call.header_pairs(), "account", &[])?;
+    let changes = meta::changes(call.header_pairs(), "account", ACCOUNT_EXTRA)?;
     let db = &call.s.db;
     let ts = call.s.clock.now();
     accounts::ensure(db, &call.target.account, ts.0).await?;

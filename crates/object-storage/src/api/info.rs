@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::State;
+use crate::middleware::{bulk, signature, slo, tempurl};
 use crate::{meta, names};
 
 pub async fn info(axum::extract::State(s): axum::extract::State<State>) -> Response {
@@ -31,6 +32,33 @@ pub async fn info(axum::extract::State(s): axum::extract::State<State>) -> Respo
             "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": true}],
         },
         "keystoneauth": {},
+        "tempurl": {
+            "methods": tempurl::METHODS,
+            "incoming_remove_headers": ["x-timestamp"],
+            "incoming_allow_headers": [],
+            "outgoing_remove_headers": ["x-object-meta-*"],
+            "outgoing_allow_headers": ["x-object-meta-public-*"],
+            "allowed_digests": signature::ALLOWED_DIGESTS,
+        },
+        "formpost": {"allowed_digests": signature::ALLOWED_DIGESTS},
+        "slo": {
+            "max_manifest_segments": slo::MAX_MANIFEST_SEGMENTS,
+            "max_manifest_size": slo::MAX_MANIFEST_SIZE,
+            "min_segment_size": slo::MIN_SEGMENT_SIZE,
+            "yield_frequency": 10,
+            "allow_async_delete": false,
+        },
+        "container_quotas": {},
+        "account_quotas": {},
+        "bulk_delete": {
+            "max_deletes_per_request": bulk::MAX_DELETES_PER_REQUEST,
+            "max_failed_deletes": bulk::MAX_FAILED_DELETES,
+        },
+        "bulk_upload": {
+            "max_containers_per_extraction": bulk::MAX_CONTAINERS_PER_EXTRACTION,
+            "max_failed_extractions": bulk::MAX_FAILED_EXTRACTIONS,
+        },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
     });
     (
         [(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")],

@@ -6,8 +6,8 @@
 mod account;
 mod container;
 mod info;
-mod listing;
-mod object;
+pub(crate) mod listing;
+pub(crate) mod object;
 
 use std::sync::Arc;
 
@@ -150,6 +150,11 @@ impl Query {
 pub(crate) struct Call {
     pub s: ObjectStorage,
     pub ctx: Option<Arc<AuthContext>>,
+    /// The account a signature (TempURL, FormPost) made this request the
+    /// owner of, whatever its token.
+    pub grant: Option<String>,
+    /// The client's address, for `temp_url_ip_range`.
+    pub peer: Option<std::net::IpAddr>,
     pub target: Target,
     pub query: Query,
     pub method: Method,
@@ -188,7 +193,103 @@ impl Call {
     }
 
     pub fn owner(&self) -> bool {
-        crate::access::owns(self.ctx(), &self.target.account)
+        self.owns(&self.target.account)
+    }
+
+    /// Whether the caller owns `account`: by its token or by a signature.
+    pub fn owns(&self, account: &str) -> bool {
+        self.grant.as_deref() == Some(account) || crate::access::owns(self.ctx(), account)
+    }
+
+    /// A request the middleware makes on the caller's behalf (Swift's
+    /// sub-requests): same token and grant, its own method, path, headers
+    /// and body.
+    pub fn sub(&self, method: Method, target: Target, query: &[(&str, &str)], headers: HeaderMap, body: Body) -> Call {
+        Call {
+            s: self.s.clone(),
+            ctx: self.ctx.clone(),
+            grant: self.grant.clone(),
+            peer: self.peer,
+            target,
+            query: Query(query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            method,
+            headers,
+            body: std::sync::Mutex::new(Some(body)),
+        }
+    }
+
+    /// The same request again (its body moves to the copy), for a
+    /// middleware that looks at the answer before deciding.
+    pub fn same(&self) -> Call {
+        Call {
+            s: self.s.clone(),
+            ctx: self.ctx.clone(),
+            grant: self.grant.clone(),
+            peer: self.peer,
+            target: Target {
+                account: self.target.account.clone(),
+                container: self.target.container.clone(),
+                object: self.target.object.clone(),
+            },
+            query: Query(self.query.0.clone()),
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            body: std::sync::Mutex::new(Some(self.take_body())),
+        }
+    }
+
+    /// Whether the query has `key` (with any value).
+    pub fn has_query(&self, key: &str) -> bool {
+        self.query.get(key).is_some()
+    }
+}
+
+impl Target {
+    pub fn object(account: &str, container: &str, object: &str) -> Target {
+        Target {
+            account: account.to_owned(),
+            container: Some(container.to_owned()),
+            object: Some(object.to_owned()),
+        }
+    }
+
+    pub fn container(account: &str, container: &str) -> Target {
+        Target {
+            account: account.to_owned(),
+            container: Some(container.to_owned()),
+            object: None,
+        }
+    }
+}
+
+/// The level handlers, after the middleware.
+pub(crate) async fn app(call: Call) -> Result<Response, SwiftError> {
+    if call.target.object.is_some() {
+        object::handle(call).await
+    } else if call.target.container.is_some() {
+        container::handle(call).await
+    } else {
+        account::handle(call).await
+    }
+}
+
+/// Headers only the middleware may set (Swift's gatekeeper): dropped from
+/// every client request.
+fn gatekeeper(headers: &mut HeaderMap) {
+    let reserved: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            k.starts_with("x-object-sysmeta-")
+                || k.starts_with("x-container-sysmeta-")
+                || k.starts_with("x-account-sysmeta-")
+                || k.starts_with("x-backend-")
+                || k == "x-static-large-object"
+        })
+        .cloned()
+        .collect();
+    for k in reserved {
+        headers.remove(k);
     }
 }
 
@@ -198,26 +299,27 @@ async fn dispatch(
     req: Request,
 ) -> Response {
     let www = req.extensions().get::<TokenAuth>().map(|a| a.www_authenticate.clone());
-    let (parts, body) = req.into_parts();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (mut parts, body) = req.into_parts();
+    gatekeeper(&mut parts.headers);
     let result = async {
         let target = parse_path(parts.uri.path())?;
         let query = Query::parse(parts.uri.query())?;
         let call = Call {
             s,
             ctx,
+            grant: None,
+            peer,
             target,
             query,
             method: parts.method,
             headers: parts.headers,
             body: std::sync::Mutex::new(Some(body)),
         };
-        if call.target.object.is_some() {
-            object::handle(call).await
-        } else if call.target.container.is_some() {
-            container::handle(call).await
-        } else {
-            account::handle(call).await
-        }
+        crate::middleware::run(call, crate::middleware::Stage::First).await
     }
     .await;
     match result {
@@ -226,7 +328,7 @@ async fn dispatch(
     }
 }
 
-fn error_response(e: SwiftError, www: Option<HeaderValue>) -> Response {
+pub(crate) fn error_response(e: SwiftError, www: Option<HeaderValue>) -> Response {
     let status = e.status();
     let mut err = match &e {
         SwiftError::Store(_) | SwiftError::Io(_) => ::api::ApiError::internal(&e),

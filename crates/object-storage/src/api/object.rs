@@ -28,7 +28,13 @@ const STORED: &[&str] = &[
     "x-object-manifest",
 ];
 
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// Stored headers only the middleware writes (the gatekeeper drops them
+/// from client requests) and that stay through a POST.
+fn reserved(name: &str) -> bool {
+    name.starts_with("x-object-sysmeta-") || name == "x-static-large-object"
+}
 
 pub async fn handle(call: Call) -> Result<Response> {
     match call.method.as_str() {
@@ -43,14 +49,14 @@ pub async fn handle(call: Call) -> Result<Response> {
 
 /// Owner, or the container's ACL grants `want`; also returns the container
 /// row when it had to be read (and reads it when `need_row`).
-async fn authorize(
+pub(crate) async fn authorize(
     call: &Call,
     account: &str,
     container: &str,
     want: Want,
     need_row: bool,
 ) -> Result<Option<containers::ContainerRow>> {
-    let owner = access::owns(call.ctx(), account);
+    let owner = call.owns(account);
     if owner && !need_row {
         return Ok(None);
     }
@@ -76,14 +82,14 @@ fn expired(meta: &ObjectMeta) -> bool {
 }
 
 /// The live object at `path`, or 404.
-async fn open_live(s: &ObjectStorage, path: &str) -> Result<Opened> {
+pub(crate) async fn open_live(s: &ObjectStorage, path: &str) -> Result<Opened> {
     match s.disk.open(path).await? {
         Some(o) if !expired(&o.meta) => Ok(o),
         _ => Err(SwiftError::NotFound),
     }
 }
 
-fn object_headers(meta: &ObjectMeta) -> Vec<(HeaderName, String)> {
+pub(crate) fn object_headers(meta: &ObjectMeta) -> Vec<(HeaderName, String)> {
     let mut h = vec![
         (header::CONTENT_TYPE, meta.content_type.clone()),
         (header::ETAG, meta.etag.clone()),
@@ -91,13 +97,13 @@ fn object_headers(meta: &ObjectMeta) -> Vec<(HeaderName, String)> {
         (hn("x-timestamp"), meta.timestamp().normal()),
         (header::ACCEPT_RANGES, "bytes".to_owned()),
     ];
-    for (k, v) in &meta.headers {
+    for (k, v) in meta.headers.iter().filter(|(k, _)| !k.starts_with("x-object-sysmeta-")) {
         h.push((hn(k), v.clone()));
     }
     h
 }
 
-fn etag_matches(header: &str, etag: &str) -> bool {
+pub(crate) fn etag_matches(header: &str, etag: &str) -> bool {
     header
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
@@ -400,6 +406,9 @@ fn request_headers(call: &Call, delete_at: Option<i64>) -> Result<BTreeMap<Strin
             out.insert((*k).to_owned(), v.to_owned());
         }
     }
+    for (k, v) in call.header_pairs().filter(|(k, _)| reserved(k)) {
+        out.insert(k.to_owned(), v.to_owned());
+    }
     if let Some(at) = delete_at {
         out.insert("x-delete-at".into(), at.to_string());
     }
@@ -540,11 +549,17 @@ async fn put(call: Call) -> Result<Response> {
 }
 
 async fn record(s: &ObjectStorage, account: &str, container: &str, object: &str, meta: &ObjectMeta) -> Result<()> {
+    // A large-object manifest is listed with the size and ETag of what it
+    // assembles, as Swift's container-update override does.
+    let over = |k: &str| {
+        meta.headers
+            .get(&format!("x-object-sysmeta-container-update-override-{k}"))
+    };
     let row = objects::ObjectRow {
         name: object.to_owned(),
         ts: meta.timestamp,
-        size: meta.size as i64,
-        etag: meta.etag.clone(),
+        size: over("size").and_then(|v| v.parse().ok()).unwrap_or(meta.size as i64),
+        etag: over("etag").cloned().unwrap_or_else(|| meta.etag.clone()),
         content_type: meta.content_type.clone(),
         delete_at: meta.delete_at(),
     };
@@ -678,6 +693,9 @@ async fn post(call: Call) -> Result<Response> {
         && !headers.contains_key("x-object-manifest")
     {
         headers.insert("x-object-manifest".into(), m.clone());
+    }
+    for (k, v) in opened.meta.headers.iter().filter(|(k, _)| reserved(k)) {
+        headers.entry(k.clone()).or_insert_with(|| v.clone());
     }
     let content_type = call.header("content-type").filter(|c| !c.is_empty()).map(str::to_owned);
     let ts = call.s.clock.now();

@@ -3,8 +3,14 @@
 
 mod access;
 mod accounts;
+mod bulk;
 mod containers;
+mod formpost;
 mod objects;
+mod quotas;
+mod slo;
+mod tempurl;
+mod versioning;
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::json;
@@ -132,4 +138,26 @@ pub async fn user_with_role(cloud: &TestCloud, admin: &str, name: &str, role: &s
 
 pub fn header<'a>(r: &'a Response, name: &str) -> &'a str {
     r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+impl Swift {
+    /// `/v1/AUTH_<project>`: the path part of the account URL, as signed.
+    pub fn account_path(&self) -> String {
+        let rest = self.account.split_once("://").unwrap().1;
+        rest[rest.find('/').unwrap()..].to_owned()
+    }
+
+    /// `GET /info` as JSON.
+    pub async fn info(&self) -> serde_json::Value {
+        let r = self.cloud.http.get(format!("{}/info", self.base)).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+}
+
+/// The Unix time now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
