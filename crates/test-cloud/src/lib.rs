@@ -75,6 +75,12 @@ pub struct TestCloud {
     pub bus: Option<bus::Bus>,
     /// The compute agents started so far (`compute1` first).
     pub agents: Vec<(compute_agent::Agent, std::sync::Arc<compute_agent::FakeDriver>)>,
+    /// Block storage, when started with [`TestCloud::with_block_storage`].
+    pub block_storage: Option<block_storage::BlockStorage>,
+    /// e.g. `http://127.0.0.1:43216` (the API under `/v3/<project>`)
+    pub block_storage_url: Option<String>,
+    /// The volume agents started so far (`node1@file` first).
+    pub volume_agents: Vec<block_storage::agent::Agent>,
 }
 
 fn fresh_name() -> String {
@@ -185,6 +191,9 @@ impl TestCloud {
             compute_url: None,
             bus: None,
             agents: Vec::new(),
+            block_storage: None,
+            block_storage_url: None,
+            volume_agents: Vec::new(),
         }
     }
 
@@ -420,6 +429,80 @@ impl TestCloud {
         driver
     }
 
+    /// Also starts block storage on port 0 (starting the image service
+    /// first if it is not running): its own database on the cloud's
+    /// backend, the in-process bus (compute's, if running), `volumev3` and
+    /// `block-storage` in the catalog at `{url}/v3/%(project_id)s`, and one
+    /// volume agent `node1@file` with the file driver in the test
+    /// directory, reporting every 200 ms; waits until it is scheduled to.
+    pub async fn with_block_storage(self) -> TestCloud {
+        self.with_block_storage_config(|_| {}).await
+    }
+
+    pub async fn with_block_storage_config(
+        mut self,
+        adjust: impl FnOnce(&mut block_storage::BlockStorageConfig),
+    ) -> TestCloud {
+        if self.image_url.is_none() {
+            self = self.with_image().await;
+        }
+        let url = self.service_database("block-storage").await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let bs_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let db = store::Db::connect(&url).await.expect("open block-storage database");
+        let mut config =
+            block_storage::BlockStorageConfig::new(bs_url.clone(), self.image_url.clone().unwrap_or_default());
+        adjust(&mut config);
+        let bus = self.bus.get_or_insert_with(bus::Bus::in_process).clone();
+        let service = block_storage::BlockStorage::start(config, db, self.token_auth(), bus)
+            .await
+            .expect("start block storage");
+        let endpoint = format!("{bs_url}/v3/%(project_id)s");
+        for (kind, name) in [("block-storage", "cinder"), ("volumev3", "cinderv3")] {
+            self.identity
+                .register_service(kind, name, "RegionOne", &endpoint)
+                .await
+                .expect("register block storage");
+        }
+        self.serve_extra(listener, service.router());
+        self.block_storage = Some(service);
+        self.block_storage_url = Some(bs_url);
+        let driver = block_storage::agent::driver::file::FileDriver::open(self.dir().join("block-storage/node1"))
+            .expect("file driver");
+        self.add_volume_agent("node1", std::sync::Arc::new(driver)).await;
+        self
+    }
+
+    /// Starts a volume agent `<node>@<driver name>` and waits until the
+    /// scheduler sees it up.
+    pub async fn add_volume_agent(
+        &mut self,
+        node: &str,
+        driver: std::sync::Arc<dyn block_storage::agent::driver::Driver>,
+    ) -> String {
+        let bus = self.bus.clone().expect("with_block_storage first");
+        let mut config = block_storage::agent::AgentConfig::new(node, driver.name());
+        config.report_interval = std::time::Duration::from_millis(200);
+        let host = config.host.clone();
+        let agent = block_storage::agent::Agent::start(config, bus, driver)
+            .await
+            .expect("start volume agent");
+        agent.reconciled().await;
+        let service = self.block_storage.clone().expect("with_block_storage first");
+        for _ in 0..100 {
+            if service
+                .services()
+                .await
+                .is_ok_and(|s| s.iter().any(|s| s.row.host == host && s.up))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.volume_agents.push(agent);
+        host
+    }
+
     /// `http://…/v3/<path>`
     pub fn url(&self, path: &str) -> String {
         format!("{}/v3/{}", self.identity_url, path.trim_start_matches('/'))
@@ -510,6 +593,12 @@ impl TestCloud {
     pub async fn stop(mut self) {
         for (agent, _) in &self.agents {
             agent.stop();
+        }
+        for agent in &self.volume_agents {
+            agent.stop();
+        }
+        if let Some(b) = &self.block_storage {
+            b.stop();
         }
         if let Some(c) = &self.compute {
             c.stop();
