@@ -14,10 +14,15 @@
 //! the kernel match them: a [`NetworkSpec`], a [`RouterSpec`] or a
 //! [`PortFirewall`] (a port's security group rules, remote groups resolved
 //! to their members' addresses by the caller) is those rows reduced to what
-//! the host needs. The compute agent will call [`L2::plug_port`] for the
-//! tap it gives QEMU, and [`Firewall::sync`] with all of the host's ports.
+//! the host needs. [`NetworkAgent`] fetches them over the bus
+//! ([`rpc::HostState`]) and calls the parts below; a port bound to the host
+//! gets its tap from the agent (QEMU opens it by name).
 //!
 //! The rooms:
+//! - [`agent`] — [`NetworkAgent`]: the reconciler on the bus (fetch the
+//!   host's state, build it, remove the rest, report ports `ACTIVE`,
+//!   heartbeat);
+//! - [`rpc`] — the contract with the network service, used by both sides;
 //! - [`spec`] — the wanted state as plain data;
 //! - [`L2`] (here) — a network's bridge, its DHCP server, its ports' taps;
 //! - [`dhcp`] — dnsmasq per network in its `qdhcp-<network id>` namespace:
@@ -46,9 +51,10 @@
 //! in the root namespace and carries no address, as with Neutron's
 //! linuxbridge agent.
 //!
-//! Not built yet: the bus wiring (RPC from the network service, port
-//! status reports, a reconciler that calls these) and `oxistack up`; VXLAN
-//! between hosts (a network is one host's bridge for now); in security
+//! Not built yet: starting the agent in `oxistack up`/`serve`; VXLAN
+//! between hosts (a network is one host's bridge for now, and every agent
+//! serves DHCP and routers for its own host: no DHCP/L3 scheduler);
+//! floating IP status reports (they stay `DOWN`); in security
 //! groups, IPv6 (IPv6 rules and addresses are skipped, so guests' IPv6
 //! traffic is not filtered), ipsets for remote groups (one rule per member
 //! address instead), ARP spoofing protection (ebtables), conntrack zones
@@ -62,15 +68,18 @@
 //! recording fake (the tests run the real kernel as root instead); netlink
 //! instead of forking `ip`.
 
+pub mod agent;
 pub mod dhcp;
 pub mod firewall;
 pub mod host;
 pub mod l3;
 pub mod names;
+pub mod rpc;
 pub mod spec;
 
 use std::path::PathBuf;
 
+pub use agent::{AgentConfig, NetworkAgent};
 pub use dhcp::{Dhcp, DhcpOutcome};
 pub use firewall::Firewall;
 pub use l3::L3;

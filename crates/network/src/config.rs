@@ -34,6 +34,8 @@ pub struct NetworkConfig {
     pub pagination_max_limit: Option<usize>,
     /// `[quotas] quota_*`: the defaults, per resource.
     pub default_quotas: Vec<(&'static str, i64)>,
+    /// `[DEFAULT] agent_down_time`: an agent silent for longer is not alive.
+    pub agent_down_time: std::time::Duration,
 }
 
 impl NetworkConfig {
@@ -54,6 +56,7 @@ impl NetworkConfig {
             base_mac: [0xfa, 0x16, 0x3e],
             pagination_max_limit: None,
             default_quotas: crate::quotas::NEUTRON_DEFAULTS.to_vec(),
+            agent_down_time: crate::agents::default_down_time(),
         }
     }
 }

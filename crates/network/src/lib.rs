@@ -9,8 +9,9 @@
 //!
 //! Where it sits: port 9696, controller role, catalog type `network`.
 //! Callers: the compute service (ports for servers, over REST), the
-//! `openstack` CLI and openstacksdk, tempest. Callees: identity, in process,
-//! for token validation only.
+//! `openstack` CLI and openstacksdk, tempest; network agents over the bus
+//! ([`Network::serve_agents`]). Callees: identity, in process, for token
+//! validation; agents, with a `state_changed` fanout.
 //!
 //! The rooms, in the order of a request:
 //! - `api/` — the route table ([`Network::router`]), the version and
@@ -27,6 +28,10 @@
 //!   [`floating_ips`] (addresses of external networks and the router that
 //!   reaches their fixed address), [`ip_availability`], [`quotas`],
 //!   [`tags`]; [`ip`] holds the address arithmetic;
+//! - [`rpc`] — the RPC server agents call on the bus (topic `network`:
+//!   each host's desired state, DHCP ports, heartbeats, port status) and
+//!   the `state_changed` notice after data-plane writes; [`agents`] — the
+//!   agents table behind `/v2.0/agents`;
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
 //!
@@ -42,7 +47,12 @@
 //! filters, sorting and pagination are applied to the caller's visible
 //! rows in memory (Neutron's "emulated" helpers; fine for a cloud of
 //! thousands of ports, not for a hyperscaler); bulk creation
-//! (`{"networks": [...]}`) is not offered (a 400); subnet pools, RBAC
+//! (`{"networks": [...]}`, for networks, subnets and ports) is emulated as
+//! Neutron's emulated bulk is: one creation after the other, those made
+//! deleted again when one fails; subnets of external networks are
+//! readable by every project and say `router:external`
+//! (`subnet-external-network`); deleting an external network deletes its
+//! floating IPs; subnet pools, RBAC
 //! policies, address scopes, DHCP options, DNS integration (no `dns_*`
 //! on floating IPs) and availability zones are not offered; a gateway
 //! outside the subnet's CIDR is accepted, as Neutron accepts it; adding a
@@ -64,6 +74,7 @@
 //! holds the old address (Neutron refuses it). There is no per-router
 //! limit on extra routes (Neutron's `router_route` quota).
 
+pub mod agents;
 pub mod api;
 pub mod config;
 pub(crate) mod db;
@@ -76,6 +87,7 @@ pub mod policy;
 pub mod ports;
 pub mod quotas;
 pub mod routers;
+pub mod rpc;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
@@ -94,6 +106,7 @@ pub struct Inner {
     pub db: store::Db,
     pub policy: ::policy::Policy,
     pub auth: ::api::TokenAuth,
+    pub agent_link: rpc::AgentLink,
 }
 
 impl std::ops::Deref for Network {
@@ -150,6 +163,7 @@ impl Network {
             db,
             policy,
             auth,
+            agent_link: rpc::AgentLink::default(),
         })))
     }
 

@@ -278,13 +278,19 @@ pub async fn delete(n: &Network, caller: &Caller, id: &str) -> Result<()> {
         }
         load(n, &mut tx, caller, id).await?;
         let ports = db::ports::of_network(&n.db, &mut tx, id).await?;
-        if ports
-            .iter()
-            .any(|p| !AUTO_DELETE_PORT_OWNERS.contains(&p.device_owner.as_str()))
-        {
+        // The floating IPs of an external network go with it, as with
+        // Neutron's L3 plugin; a router gateway still holds it.
+        let goes_with_it = |owner: &str| {
+            AUTO_DELETE_PORT_OWNERS.contains(&owner) || owner == crate::floating_ips::DEVICE_OWNER_FLOATINGIP
+        };
+        if ports.iter().any(|p| !goes_with_it(&p.device_owner)) {
             return Err(NetworkError::network_in_use(id));
         }
         for p in &ports {
+            if let Some(f) = db::floating_ips::of_floating_port(&n.db, &mut tx, &p.id).await? {
+                db::floating_ips::delete(&n.db, &mut tx, &f.id).await?;
+                db::tags::remove_all(&n.db, &mut tx, tags::Taggable::FloatingIp.key(), &f.id).await?;
+            }
             db::ports::delete(&n.db, &mut tx, &p.id).await?;
             db::tags::remove_all(&n.db, &mut tx, tags::Taggable::Port.key(), &p.id).await?;
         }

@@ -104,6 +104,9 @@ pub fn default_rules() -> Vec<(&'static str, &'static str)> {
         ("get_quota", "rule:admin_or_project_reader"),
         ("update_quota", admin),
         ("delete_quota", admin),
+        ("get_agent", admin),
+        ("update_agent", admin),
+        ("delete_agent", admin),
     ];
     for name in ADMIN_ONLY {
         rules.push((name, admin));

@@ -93,10 +93,27 @@ pub async fn list_set(n: &Network) -> Result<Vec<(String, Vec<(String, i64)>)>> 
     Ok(out)
 }
 
-/// Sets some of a project's limits; returns all of them.
-pub async fn update(n: &Network, project_id: &str, changes: &[(String, i64)]) -> Result<Vec<(String, i64)>> {
+/// Sets some of a project's limits; returns all of them. With
+/// `check_limit`, a limit below what the project already uses is refused.
+pub async fn update(
+    n: &Network,
+    project_id: &str,
+    changes: &[(String, i64)],
+    check_limit: bool,
+) -> Result<Vec<(String, i64)>> {
     let mut tx = n.begin().await?;
     for (r, l) in changes {
+        if check_limit
+            && *l >= 0
+            && let Some(t) = table(r)
+        {
+            let used = db::count_owned(&n.db, &mut tx, t, project_id).await?;
+            if used > *l {
+                return Err(NetworkError::http_bad_request(format!(
+                    "Quota limit {l} for {r} must be greater than or equal to already used {used}"
+                )));
+            }
+        }
         db::quotas::set(&n.db, &mut tx, project_id, r, *l).await?;
     }
     let out = limits_on(n, &mut tx, project_id).await?;

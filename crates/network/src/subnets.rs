@@ -94,6 +94,17 @@ pub(crate) async fn load(n: &Network, c: &mut Conn, caller: &Caller, id: &str) -
     }
 }
 
+/// The external networks: their subnets are readable by every project and
+/// say `router:external` (Neutron's `subnet-external-network`).
+pub async fn external_networks(n: &Network) -> Result<std::collections::HashSet<String>> {
+    Ok(crate::networks::list(n, &Caller::service())
+        .await?
+        .into_iter()
+        .filter(|net| net.external)
+        .map(|net| net.id)
+        .collect())
+}
+
 pub async fn get(n: &Network, caller: &Caller, id: &str) -> Result<SubnetRow> {
     let mut c = n.reader().await?;
     load(n, &mut c, caller, id).await

@@ -3,7 +3,9 @@
 //! attribute maps check them (`attrs`); lists are filtered, sorted and
 //! paged by `listing`.
 
+mod agents;
 mod attrs;
+mod bulk;
 mod floating_ips;
 mod ip_availability;
 mod listing;
@@ -107,6 +109,15 @@ impl Network {
             .merge(tags::routes("security-groups", Taggable::SecurityGroup))
             .merge(tags::routes("routers", Taggable::Router))
             .merge(tags::routes("floatingips", Taggable::FloatingIp))
+            .route("/v2.0/agents", get(agents::list))
+            .route(
+                "/v2.0/agents/{id}",
+                get(agents::show).put(agents::update).delete(agents::delete),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                agents::notify_on_write,
+            ))
             .with_state(self.clone());
         ::api::service_layers(
             routes,

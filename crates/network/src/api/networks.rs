@@ -205,6 +205,30 @@ pub async fn create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
+    if let Some(items) = super::bulk::items(&bytes, "network", "networks")? {
+        let caller = n.caller(&ctx);
+        return super::bulk::create(
+            &headers,
+            items,
+            "networks",
+            |h, b| create_one(n.clone(), ctx.clone(), h, b),
+            |id| {
+                let (n, caller) = (n.clone(), caller.clone());
+                async move { networks::delete(&n, &caller, &id).await }
+            },
+        )
+        .await;
+    }
+    let v = create_one(n, ctx, headers, bytes).await?;
+    Ok(super::json(StatusCode::CREATED, json!({"network": v})))
+}
+
+async fn create_one(
+    n: Network,
+    ctx: std::sync::Arc<AuthContext>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Value> {
     let m = attrs::resource(&headers, &bytes, "network")?;
     attrs::check(&m, KNOWN, POST, Method::Post)?;
     let caller = n.caller(&ctx);
@@ -225,10 +249,7 @@ pub async fn create(
     let t = json!({"project_id": project_id, "tenant_id": project_id});
     n.authorize_attrs(&ctx, "create_network", &set_attrs(&m), &t)?;
     let row = networks::create(&n, spec).await?;
-    Ok(super::json(
-        StatusCode::CREATED,
-        json!({"network": view(&n, &ctx, &row).await?}),
-    ))
+    view(&n, &ctx, &row).await
 }
 
 pub async fn update(

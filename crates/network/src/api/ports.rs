@@ -406,6 +406,30 @@ pub async fn create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
+    if let Some(items) = super::bulk::items(&bytes, "port", "ports")? {
+        let caller = n.caller(&ctx);
+        return super::bulk::create(
+            &headers,
+            items,
+            "ports",
+            |h, b| create_one(n.clone(), ctx.clone(), h, b),
+            |id| {
+                let (n, caller) = (n.clone(), caller.clone());
+                async move { ports::delete(&n, &caller, &id).await }
+            },
+        )
+        .await;
+    }
+    let v = create_one(n, ctx, headers, bytes).await?;
+    Ok(super::json(StatusCode::CREATED, json!({"port": v})))
+}
+
+async fn create_one(
+    n: Network,
+    ctx: std::sync::Arc<AuthContext>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Value> {
     let m = attrs::resource(&headers, &bytes, "port")?;
     attrs::check(&m, KNOWN, POST, Method::Post)?;
     let caller = n.caller(&ctx);
@@ -442,10 +466,7 @@ pub async fn create(
     let t = target(&project_id, &spec.device_owner, &net);
     n.authorize_attrs(&ctx, "create_port", &policy_attrs(&m, fixed.as_deref()), &t)?;
     let p = ports::create(&n, &caller, spec).await?;
-    Ok(super::json(
-        StatusCode::CREATED,
-        json!({"port": view(&n, &ctx, &p).await?}),
-    ))
+    view(&n, &ctx, &p).await
 }
 
 pub async fn update(

@@ -1,5 +1,7 @@
 //! `/v2.0/quotas`: list (admin), show, update, reset, defaults and
-//! details (`quota_details`).
+//! details (`quota_details`). An update may ask for `check_limit`
+//! (`quota-check-limit`: refuse a limit below the usage, as the
+//! `openstack quota set` CLI asks unless `--force`); `force` skips it.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -75,7 +77,7 @@ pub async fn update(
     let mut unknown: Vec<&str> = m
         .keys()
         .map(String::as_str)
-        .filter(|k| !quotas::is_resource(&n, k) && *k != "project_id" && *k != "tenant_id")
+        .filter(|k| !quotas::is_resource(&n, k) && !["project_id", "tenant_id", "check_limit", "force"].contains(k))
         .collect();
     if !unknown.is_empty() {
         unknown.sort();
@@ -93,8 +95,9 @@ pub async fn update(
         })?;
         changes.push((k.clone(), limit));
     }
+    let check_limit = attrs::boolean(&m, "check_limit")?.unwrap_or(false) && attrs::boolean(&m, "force")? != Some(true);
     n.authorize(&ctx, "update_quota", &target(&project_id))?;
-    let limits = quotas::update(&n, &project_id, &changes).await?;
+    let limits = quotas::update(&n, &project_id, &changes, check_limit).await?;
     Ok(super::json(StatusCode::OK, json!({"quota": limits_body(&limits)})))
 }
 

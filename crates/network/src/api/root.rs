@@ -15,6 +15,7 @@ use api::Auth;
 
 /// `(alias, name, description)`.
 pub const EXTENSIONS: &[(&str, &str, &str)] = &[
+    ("agent", "agent", "The agent management extension."),
     (
         "allowed-address-pairs",
         "Allowed Address Pairs",
@@ -77,6 +78,11 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Expose functions for quotas usage statistics per project",
     ),
     (
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+    ),
+    (
         "quotas",
         "Quota management support",
         "Expose functions for quotas management per project",
@@ -112,6 +118,11 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "standard-attr-timestamp",
         "Resource timestamps",
         "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "subnet-external-network",
+        "Subnet belongs to an external network",
+        "Informs if the subnet belongs to an external network",
     ),
 ];
 

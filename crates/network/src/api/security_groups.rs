@@ -325,7 +325,9 @@ pub async fn create_rule(
     };
     let remote_group_id = match m.get("remote_group_id") {
         None | Some(Value::Null) => None,
-        Some(_) => attrs::uuid(&m, "remote_group_id")?,
+        // Not checked for the UUID form, as in Neutron: an id that is no
+        // group's is a 404, whatever it looks like.
+        Some(_) => attrs::string(&m, "remote_group_id", 255)?,
     };
     let remote_ip_prefix = match m.get("remote_ip_prefix") {
         None | Some(Value::Null) => None,

@@ -18,7 +18,7 @@ use crate::ip::Cidr;
 use crate::subnets::{self, Gateway, IPV6_MODES, NewSubnet, SubnetChanges};
 use crate::tags::{self, Taggable};
 use crate::{Network, networks};
-use api::Auth;
+use api::{Auth, AuthContext};
 
 const KNOWN: &[&str] = &[
     "id",
@@ -91,6 +91,7 @@ pub const COLLECTION: Collection = Collection {
         "tenant_id",
         "revision_number",
         "dns_nameservers",
+        "router:external",
     ],
     sort_keys: &[
         "id",
@@ -111,7 +112,9 @@ pub const COLLECTION: Collection = Collection {
     ],
 };
 
-pub(crate) fn render(s: &SubnetRow, tags: &[String]) -> Value {
+/// `external`: whether the subnet's network is external
+/// (`subnet-external-network`).
+pub(crate) fn render(s: &SubnetRow, tags: &[String], external: bool) -> Value {
     let pools: Vec<Value> = s
         .allocation_pools
         .iter()
@@ -143,6 +146,7 @@ pub(crate) fn render(s: &SubnetRow, tags: &[String]) -> Value {
         "created_at": timestamp(s.created_at),
         "updated_at": timestamp(s.updated_at),
         "revision_number": s.revision_number,
+        "router:external": external,
         "tags": tags,
     })
 }
@@ -257,15 +261,23 @@ pub async fn list(State(n): State<Network>, Auth(ctx): Auth, q: QueryPairs) -> A
     let query = ListQuery::parse(&q.0, &COLLECTION, n.config.pagination_max_limit)?;
     let rows = subnets::list(&n, &n.caller(&ctx)).await?;
     let tags = tags::all_of(&n, Taggable::Subnet).await?;
+    let external = subnets::external_networks(&n).await?;
     let items = rows
         .iter()
-        .map(|s| render(s, tags.get(&s.id).map(Vec::as_slice).unwrap_or_default()))
+        .map(|s| {
+            render(
+                s,
+                tags.get(&s.id).map(Vec::as_slice).unwrap_or_default(),
+                external.contains(&s.network_id),
+            )
+        })
         .collect();
     query.respond(&n, &COLLECTION, items)
 }
 
 async fn view(n: &Network, s: &SubnetRow) -> ApiResult<Value> {
-    Ok(render(s, &tags::list(n, Taggable::Subnet, &s.id).await?))
+    let external = subnets::external_networks(n).await?.contains(&s.network_id);
+    Ok(render(s, &tags::list(n, Taggable::Subnet, &s.id).await?, external))
 }
 
 pub async fn show(
@@ -288,6 +300,30 @@ pub async fn create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
+    if let Some(items) = super::bulk::items(&bytes, "subnet", "subnets")? {
+        let caller = n.caller(&ctx);
+        return super::bulk::create(
+            &headers,
+            items,
+            "subnets",
+            |h, b| create_one(n.clone(), ctx.clone(), h, b),
+            |id| {
+                let (n, caller) = (n.clone(), caller.clone());
+                async move { subnets::delete(&n, &caller, &id).await }
+            },
+        )
+        .await;
+    }
+    let v = create_one(n, ctx, headers, bytes).await?;
+    Ok(super::json(StatusCode::CREATED, json!({"subnet": v})))
+}
+
+async fn create_one(
+    n: Network,
+    ctx: std::sync::Arc<AuthContext>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Value> {
     let m = attrs::resource(&headers, &bytes, "subnet")?;
     attrs::check(&m, KNOWN, POST, Method::Post)?;
     let caller = n.caller(&ctx);
@@ -345,7 +381,7 @@ pub async fn create(
     let set: Vec<&str> = m.keys().map(String::as_str).collect();
     n.authorize_attrs(&ctx, "create_subnet", &set, &target(&project_id, &net))?;
     let s = subnets::create(&n, &caller, spec).await?;
-    Ok(super::json(StatusCode::CREATED, json!({"subnet": view(&n, &s).await?})))
+    view(&n, &s).await
 }
 
 pub async fn update(

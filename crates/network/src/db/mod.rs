@@ -7,6 +7,7 @@
 //! (allocation pools, DNS servers, host routes, address pairs, binding
 //! profiles, availability-zone hints) are JSON text.
 
+pub mod agents;
 pub mod floating_ips;
 pub mod networks;
 pub mod ports;
@@ -37,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "routers and floating IPs",
         sql: include_str!("schema_v2.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "agents",
+        sql: include_str!("schema_v3.sql"),
     },
 ];
 

@@ -2,6 +2,7 @@
 //! through `test-cloud` (identity + network), as admin and as a plain
 //! member of another project, one module per resource.
 
+mod agents;
 mod backends;
 mod floating_ips;
 mod listing;
@@ -10,6 +11,7 @@ mod ports;
 mod quotas;
 mod routers;
 mod security_groups;
+mod served;
 mod subnets;
 mod versions;
 
