@@ -79,6 +79,8 @@ pub enum AgentError {
     Config(String),
     #[error("network agent: message bus")]
     Bus(#[from] BusError),
+    #[error("network agent: the host could not be cleaned: {0}")]
+    Cleanup(String),
 }
 
 /// What one pass did, for logs and tests.
@@ -149,7 +151,7 @@ pub fn host_problem(programs: &[(String, String)]) -> Option<String> {
 
 /// The first existing directory on the way to `dir` that other users
 /// cannot traverse (no `o+x`), if any.
-fn closed_dir(dir: &std::path::Path) -> Option<PathBuf> {
+pub fn closed_dir(dir: &std::path::Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let absolute = std::path::absolute(dir).ok()?;
     absolute
@@ -167,6 +169,47 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .filter(|d| !d.is_empty())
         .map(|dir| std::path::Path::new(dir).join(name))
         .find(|p| p.is_file())
+}
+
+/// Removes everything agents built on this host, with no agent running:
+/// every `qrouter-`/`qdhcp-` namespace (and the dnsmasq in it), every `brq`
+/// bridge with its taps, dnsmasq's files under `state_dir`, and the
+/// firewall's chains — what Neutron's `netns-cleanup` and
+/// `linuxbridge-cleanup` do once the agents are stopped. Guests on those
+/// bridges lose their network.
+pub async fn clean_host(state_dir: &std::path::Path, firewall_prefix: Option<&str>) -> Result<Vec<String>, AgentError> {
+    let mut config = AgentConfig::new("cleanup", state_dir);
+    config.firewall_prefix = firewall_prefix.map(str::to_owned);
+    let firewall = match &config.firewall_prefix {
+        Some(p) => Firewall::with_prefix(p).map_err(|e| AgentError::Config(e.to_string()))?,
+        None => Firewall::new(),
+    };
+    if let Some(problem) = host_problem(&config.required_programs) {
+        return Err(AgentError::Cleanup(problem));
+    }
+    let inner = Inner {
+        l2: L2::new(&config.state_dir),
+        dhcp: Dhcp::new(config.state_dir.join("dhcp")),
+        l3: L3::new(),
+        firewall,
+        problem: None,
+        warning: None,
+        bus: Bus::in_process(),
+        config,
+        poke: Notify::new(),
+        pass: tokio::sync::Mutex::new(()),
+        last: Mutex::new(PassReport::default()),
+    };
+    let mut report = PassReport::default();
+    remove_stale(&inner, &HostState::default(), &mut report).await;
+    if let Err(e) = inner.firewall.remove().await {
+        report.failures.push(format!("removing the firewall's chains: {e}"));
+    }
+    if report.failures.is_empty() {
+        Ok(report.removed)
+    } else {
+        Err(AgentError::Cleanup(report.failures.join("; ")))
+    }
 }
 
 impl NetworkAgent {
@@ -493,7 +536,12 @@ async fn realize(inner: &Inner, state: &HostState, report: &mut PassReport) {
         match inner.l3.ensure_router(r).await {
             Ok(()) => {
                 report.up.extend(ports);
-                report.routers_up.push(r.id.clone());
+                // its floating IPs work only while it forwards
+                if r.admin_state_up {
+                    report.routers_up.push(r.id.clone());
+                } else {
+                    report.routers_down.push(r.id.clone());
+                }
             }
             Err(e) => {
                 tracing::error!(router_id = %r.id, error = %e, "router not built");

@@ -55,7 +55,8 @@ impl L3 {
         let plan = plan(spec)?;
         let netns = plan.netns.as_str();
         host::netns_add(netns).await?;
-        host::sysctl_set(netns, "net.ipv4.ip_forward", "1").await?;
+        let forward = if spec.admin_state_up { "1" } else { "0" };
+        host::sysctl_set(netns, "net.ipv4.ip_forward", forward).await?;
 
         // Interfaces of ports the router no longer has (their bridge end
         // goes with them).
@@ -321,7 +322,8 @@ fn plan(spec: &RouterSpec) -> Result<Plan, Error> {
         ports,
         default_route,
         routes,
-        nat: nat.script(),
+        // a router that is down translates nothing (and forwards nothing)
+        nat: if spec.admin_state_up { nat } else { NatRules::default() }.script(),
     })
 }
 
@@ -394,6 +396,7 @@ mod tests {
     fn spec() -> RouterSpec {
         RouterSpec {
             id: ROUTER.to_owned(),
+            admin_state_up: true,
             interfaces: vec![
                 RouterInterface {
                     port_id: "a1aaaaaa-0000-0000-0000-000000000001".to_owned(),

@@ -79,7 +79,7 @@ pub mod spec;
 
 use std::path::PathBuf;
 
-pub use agent::{AgentConfig, NetworkAgent};
+pub use agent::{AgentConfig, NetworkAgent, clean_host};
 pub use dhcp::{Dhcp, DhcpOutcome};
 pub use firewall::Firewall;
 pub use l3::L3;

@@ -86,6 +86,15 @@ pub struct RouterSpec {
     /// Floating IPs associated with ports behind this router; they need a
     /// gateway.
     pub floating_ips: Vec<FloatingIpSpec>,
+    /// An administratively down router keeps its namespace and ports
+    /// (plugged, so they are `ACTIVE`, as tempest expects of Neutron) but
+    /// forwards nothing and has no NAT.
+    #[serde(default = "up")]
+    pub admin_state_up: bool,
+}
+
+fn up() -> bool {
+    true
 }
 
 /// A router port on a tenant subnet: `qr-<port id>` in the namespace holds

@@ -206,6 +206,7 @@ async fn world(scene: &Scene) -> World {
     };
     let spec = RouterSpec {
         id: scene.router_id.clone(),
+        admin_state_up: true,
         interfaces: vec![interface(&net_a, 1), interface(&net_b, 2)],
         gateway: Some(RouterGateway {
             port_id: scene.id(),

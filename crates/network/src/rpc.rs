@@ -348,7 +348,7 @@ fn reduce_routers(
     subnet_by_id: &HashMap<&str, &SubnetRow>,
 ) -> Vec<RouterSpec> {
     let mut out = Vec::new();
-    for r in rows.routers.iter().filter(|r| r.admin_state_up) {
+    for r in &rows.routers {
         let attached = rows.router_ports.get(&r.id).map_or(&[][..], |v| v);
         let interfaces: Vec<RouterInterface> = attached
             .iter()
@@ -420,6 +420,7 @@ fn reduce_routers(
         };
         out.push(RouterSpec {
             id: r.id.clone(),
+            admin_state_up: r.admin_state_up,
             interfaces,
             gateway,
             routes,
@@ -825,8 +826,11 @@ mod tests {
         let mut down = rows;
         down.routers[0].admin_state_up = false;
         let state = reduce("h1", &down);
-        assert!(state.routers.is_empty());
-        assert!(!state.networks.iter().any(|n| n.id == "net-c"));
+        // still plugged (its ports ACTIVE), but marked down: no forwarding
+        assert_eq!(state.routers.len(), 1);
+        assert!(!state.routers[0].admin_state_up);
+        assert_eq!(state.routers[0].interfaces.len(), 1);
+        assert!(state.networks.iter().any(|n| n.id == "net-c"));
     }
 
     #[test]
