@@ -111,9 +111,18 @@ oxi_stop_step() {
     step "clean shutdown on SIGTERM (exit 0 within 15 s)" oxi_down
 }
 
+# remove what the stopped cloud's network agent built on the host
+# (namespaces, dnsmasq, bridges, firewall chains): tests leave no trace
+oxi_clean_host() {
+    [ -n "$OXI_DIR" ] && [ "$(id -u)" = 0 ] && [ -x "$OXI_BIN" ] || return 0
+    "$OXI_BIN" manage network-cleanup --data-dir "$OXI_DIR" >/dev/null 2>&1 ||
+        say "WARNING: oxistack manage network-cleanup failed"
+}
+
 _e2e_exit() {
     local rc=$?
     [ -z "$OXI_PID" ] || oxi_down || rc=1
+    oxi_clean_host
     if [ "$rc" != 0 ] || [ "$E2E_FAILED" != 0 ]; then
         if [ -n "$OXI_DIR" ] && [ -f "$OXI_DIR/oxistack.log" ]; then
             say "---- last 40 lines of $OXI_DIR/oxistack.log"

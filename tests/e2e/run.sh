@@ -5,7 +5,7 @@
 # Usage: tests/e2e/run.sh [--quick] [SUITE...]
 #   --quick   skip tempest (the CLI suites only)
 #   SUITE     run only these (identity-cli, image-cli, object-cli, placement-cli,
-#             compute-cli, guest-cli, tempest);
+#             compute-cli, guest-cli, network-cli, volume-cli, tempest);
 #             default: all
 # Environment: see lib.sh. OXI_E2E_LOGDIR (default target/test-logs/e2e) gets
 # one log per suite and the tempest results; OXI_E2E_RESULTS, if set, gets one
@@ -26,7 +26,7 @@ for a in "$@"; do
     esac
 done
 if [ ${#SUITES[@]} = 0 ]; then
-    SUITES=(identity-cli image-cli object-cli placement-cli compute-cli guest-cli)
+    SUITES=(identity-cli image-cli object-cli placement-cli compute-cli guest-cli network-cli volume-cli)
     [ "$QUICK" = 1 ] || SUITES+=(tempest)
 fi
 

@@ -68,6 +68,15 @@ enum ManageJob {
         #[arg(long, default_value_t = 3)]
         max_active_keys: usize,
     },
+    /// Remove what network agents built on this host — router and DHCP
+    /// namespaces with their dnsmasq, `brq` bridges and their taps, the
+    /// security group chains — as Neutron's netns-cleanup and
+    /// linuxbridge-cleanup do. Run it with the cloud stopped; guests on
+    /// those bridges lose their network.
+    NetworkCleanup {
+        #[arg(long, env = "OXISTACK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn init_logging(json: bool) {
@@ -121,6 +130,12 @@ async fn manage(job: ManageJob) -> anyhow::Result<()> {
             repo.setup()?;
             repo.rotate(max_active_keys)?;
             println!("fernet keys rotated in {}", dir.join("fernet-keys").display());
+        }
+        ManageJob::NetworkCleanup { data_dir } => {
+            let dir = up::data_dir(data_dir)?;
+            let state_dir = up::network_service::agent_state_dir(&dir);
+            let removed = network_agent::clean_host(&state_dir, None).await?;
+            println!("removed {} namespaces, bridges and taps", removed.len());
         }
     }
     Ok(())

@@ -257,6 +257,8 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
             service_down_time: node.service_down_time,
             local_compute: compute,
             with_test_image: false,
+            // the scale-out network role is not built yet (issue 6)
+            network_agent: false,
         })
         .await;
     }

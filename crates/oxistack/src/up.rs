@@ -8,8 +8,10 @@ use clap::Args;
 use rand::Rng;
 use tokio::net::TcpListener;
 
+mod block_storage_service;
 mod compute_service;
 mod image_service;
+pub mod network_service;
 mod placement_service;
 pub mod test_image;
 
@@ -73,6 +75,11 @@ pub struct UpArgs {
     /// `reserved_host_memory_mb`).
     #[arg(long, default_value_t = 512)]
     reserved_host_memory_mb: u64,
+    /// Run no network agent: networks, ports and routers stay rows
+    /// (ports `DOWN`), and the host's bridges, namespaces and firewall are
+    /// left alone — for a machine where another agent owns them.
+    #[arg(long)]
+    no_network_agent: bool,
 }
 
 pub const IDENTITY_PORT: u16 = 5000;
@@ -98,7 +105,15 @@ pub fn database_url(dir: &Path, database: Option<&str>, service: &str) -> String
 }
 
 /// The services that keep a database, by the name of its SQLite file.
-pub const DATABASES: &[&str] = &["identity", "image", "object-storage", "placement", "compute"];
+pub const DATABASES: &[&str] = &[
+    "identity",
+    "image",
+    "object-storage",
+    "placement",
+    "compute",
+    "network",
+    "block-storage",
+];
 
 /// Applies the migrations of `service` (one of [`DATABASES`]).
 pub async fn migrate(service: &str, db: &store::Db) -> anyhow::Result<()> {
@@ -108,6 +123,8 @@ pub async fn migrate(service: &str, db: &store::Db) -> anyhow::Result<()> {
         "placement" => placement::migrate(db).await?,
         "compute" => compute::migrate(db).await?,
         "object-storage" => object_storage::migrate(db).await?,
+        "network" => network::migrate(db).await?,
+        "block-storage" => block_storage::migrate(db).await?,
         other => anyhow::bail!("no service {other} keeps a database"),
     }
     Ok(())
@@ -310,6 +327,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             },
         }),
         with_test_image: args.with_test_image,
+        network_agent: !args.no_network_agent,
     })
     .await
 }
@@ -339,6 +357,9 @@ pub struct Controller {
     pub local_compute: Option<LocalCompute>,
     /// Upload the test guest image once the services listen.
     pub with_test_image: bool,
+    /// Run a network agent in this process (for the compute agent's host,
+    /// else for this node).
+    pub network_agent: bool,
 }
 
 /// The compute agent of a node.
@@ -417,11 +438,29 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
         )
         .await?,
         placement_service::placement(&site).await?,
+        network_service::network(&site).await?,
         // after placement and image, which it calls
         compute_service::compute(&site, &args.host).await?,
+        // after image, which it calls
+        block_storage_service::block_storage(&site, &args.host).await?,
     ];
     let _agent = match &args.local_compute {
         Some(local) => Some(start_agent(&site.dir, site.bus.clone(), local).await?),
+        None => None,
+    };
+    let _network_agent = if args.network_agent {
+        // Ports are bound to the compute agent's host, as Nova binds them.
+        let host = args
+            .local_compute
+            .as_ref()
+            .map_or(args.host.as_str(), |l| l.host.as_str());
+        Some(network_service::start_agent(&site, host).await?)
+    } else {
+        None
+    };
+    // The volume agent runs on the node that runs the compute agent.
+    let _volume_agent = match &args.local_compute {
+        Some(local) => Some(block_storage_service::start_volume_agent(&site, &local.host).await?),
         None => None,
     };
 

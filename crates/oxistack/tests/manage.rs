@@ -17,7 +17,15 @@ fn db_sync_creates_every_services_database_and_is_idempotent() {
         let out = oxistack(&["manage", "db-sync", "--data-dir", data]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let said = String::from_utf8_lossy(&out.stdout);
-        for service in ["identity", "image", "object-storage"] {
+        for service in [
+            "identity",
+            "image",
+            "object-storage",
+            "placement",
+            "compute",
+            "network",
+            "block-storage",
+        ] {
             assert!(said.contains(&format!("{service}: database up to date")), "{said}");
             assert!(
                 dir.path().join(format!("{service}.db")).is_file(),

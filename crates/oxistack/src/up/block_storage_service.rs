@@ -1,0 +1,53 @@
+//! Block storage in `oxistack up`: Cinder v3 on port 8776, its database,
+//! the scheduler on the site's bus, registered in the catalog as
+//! `block-storage` and `volumev3` (`cinderv3`) at
+//! `{url}/v3/%(project_id)s`, as Cinder registers itself; and a volume
+//! agent `<host>@file` with the file driver under
+//! `<data dir>/block-storage`, run next to the local compute agent.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::{Served, Site};
+
+pub const BLOCK_STORAGE_PORT: u16 = 8776;
+
+pub async fn block_storage(site: &Site, controller_host: &str) -> anyhow::Result<Served> {
+    let url = site.url(BLOCK_STORAGE_PORT);
+    let mut config = ::block_storage::BlockStorageConfig::new(url.clone(), site.url(super::image_service::IMAGE_PORT));
+    config.service_down_time = site.service_down_time;
+    config.controller_host = controller_host.to_owned();
+    let service = ::block_storage::BlockStorage::start(
+        config,
+        site.db("block-storage").await?,
+        site.token_auth(),
+        site.bus.clone(),
+    )
+    .await
+    .context("starting the block-storage service")?;
+    let endpoint = format!("{url}/v3/%(project_id)s");
+    for (kind, name) in [("block-storage", "cinder"), ("volumev3", "cinderv3")] {
+        site.identity
+            .register_service(kind, name, &site.region, &endpoint)
+            .await
+            .context("registering block storage in the catalog")?;
+    }
+    Ok(Served {
+        name: "block-storage",
+        port: BLOCK_STORAGE_PORT + site.port_offset,
+        router: service.router(),
+    })
+}
+
+/// The volume agent of this node: `<node>@file`, volumes as files under
+/// `<data dir>/block-storage`.
+pub async fn start_volume_agent(site: &Site, node: &str) -> anyhow::Result<::block_storage::agent::Agent> {
+    let root = site.dir.join("block-storage");
+    let driver = ::block_storage::agent::driver::file::FileDriver::open(&root)
+        .with_context(|| format!("opening the file volume driver at {}", root.display()))?;
+    let config = ::block_storage::agent::AgentConfig::new(node, "file");
+    ::block_storage::agent::Agent::start(config, site.bus.clone(), Arc::new(driver))
+        .await
+        .context("starting the volume agent")
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/e2e/volume-cli.sh - the real `openstack` CLI through the block
+# storage API of a fresh `oxistack up`: services and zones, a volume type
+# pinned to the file backend, volumes blank / from an image / from a
+# snapshot / from a volume, extend, metadata, the 400 of deleting a volume
+# with snapshots, the 413 of a quota, and at the end no volume or snapshot
+# file left in the data directory.
+#
+# Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/volume-cli-cloud),
+# OXI_PORT_OFFSET (default 20100).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DATA="${OXI_DATA_DIR:-$REPO_ROOT/target/e2e/volume-cli-cloud}"
+if [ -z "${OXI_DATA_DIR:-}" ] && [ "${OXI_E2E_EXTERNAL:-0}" != 1 ]; then
+    rm -rf "$DATA"
+fi
+oxi_up "$DATA" "${OXI_PORT_OFFSET:-20100}"
+
+S="e2e$RANDOM$RANDOM"
+IMG="img-$S" TYPE="fast-$S"
+FILE="$E2E_TMP/$IMG.raw"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$FILE"
+
+# --- helpers -----------------------------------------------------------------
+wait_status() {  # KIND NAME STATUS - `openstack KIND show NAME` reaches STATUS
+    local got="" i
+    for i in $(seq 1 150); do
+        got="$(openstack $1 show "$2" -f value -c status 2>/dev/null)" || got=""
+        [ "$got" = "$3" ] && { say "$2: $got"; return 0; }
+        case "$got" in error*) say "$2 went $got"; return 1 ;; esac
+        sleep 0.2
+    done
+    say "$2 stayed $got"
+    return 1
+}
+wait_gone() {  # KIND NAME
+    local i
+    for i in $(seq 1 150); do
+        openstack $1 show "$2" >/dev/null 2>&1 || return 0
+        sleep 0.2
+    done
+    return 1
+}
+field_is() {  # FIELD VALUE CMD...
+    local got
+    got="$("${@:3}" -f value -c "$1")" || return 1
+    say "$1=$got"
+    [ "$got" = "$2" ]
+}
+no_files_left() {  # the file driver's directories hold nothing of ours
+    local left
+    left="$(find "$DATA/block-storage/volumes" "$DATA/block-storage/snapshots" -type f 2>/dev/null)"
+    say "left: ${left:-nothing}"
+    [ -z "$left" ]
+}
+
+# --- the service -------------------------------------------------------------
+step "cinder-volume is up" expect_match 'cinder-volume .*up' openstack volume service list -f value
+step "the zone is available" expect_match 'nova.*available' openstack availability zone list --volume -f value
+step "volume type pinned to the file backend" \
+    openstack volume type create --property volume_backend_name=file "$TYPE"
+
+# --- volumes -----------------------------------------------------------------
+step "blank volume" openstack volume create --size 1 --type "$TYPE" "v1-$S"
+step "blank volume is available" wait_status volume "v1-$S" available
+step "its type" field_is type "$TYPE" openstack volume show "v1-$S"
+step "metadata" openstack volume set --property purpose=e2e "v1-$S"
+step "metadata shown" expect_match "purpose.*e2e" openstack volume show "v1-$S" -f value -c properties
+step "extend to 2 GiB" openstack volume set --size 2 "v1-$S"
+step "extended" wait_status volume "v1-$S" available
+step "size 2" field_is size 2 openstack volume show "v1-$S"
+
+step "image" openstack image create --disk-format raw --container-format bare --file "$FILE" "$IMG"
+step "volume from the image" openstack volume create --size 1 --image "$IMG" "vi-$S"
+step "volume from the image is available" wait_status volume "vi-$S" available
+step "it is bootable" field_is bootable True openstack volume show "vi-$S"
+step "the image's size is refused when larger" \
+    expect_fail --match 'must be an integer|larger than' openstack volume create --size 0 --image "$IMG" "bad-$S"
+
+step "snapshot" openstack volume snapshot create --volume "v1-$S" "s1-$S"
+step "snapshot is available" wait_status "volume snapshot" "s1-$S" available
+step "a volume with a snapshot is not deleted" \
+    expect_fail --match 'snapshots' openstack volume delete "v1-$S"
+step "volume from the snapshot" openstack volume create --snapshot "s1-$S" --size 3 "vs-$S"
+step "volume from the snapshot is available" wait_status volume "vs-$S" available
+step "clone" openstack volume create --source "v1-$S" "vc-$S"
+step "clone is available" wait_status volume "vc-$S" available
+
+# --- quotas ------------------------------------------------------------------
+step "quota of 4 volumes" openstack quota set --volumes 4 admin
+step "a fifth volume is over quota" \
+    expect_fail --match 'Maximum number of volumes allowed \(4\)' openstack volume create --size 1 "over-$S"
+step "quota back to 10" openstack quota set --volumes 10 admin
+
+# --- clean up ------------------------------------------------------------------
+step "delete the snapshot" openstack volume snapshot delete "s1-$S"
+step "snapshot gone" wait_gone "volume snapshot" "s1-$S"
+step "delete the volumes" openstack volume delete "v1-$S" "vi-$S" "vs-$S" "vc-$S"
+for v in v1 vi vs vc; do
+    step "$v gone" wait_gone volume "$v-$S"
+done
+step "delete the type" openstack volume type delete "$TYPE"
+step "delete the image" openstack image delete "$IMG"
+if [ "${OXI_E2E_EXTERNAL:-0}" != 1 ]; then
+    step "no volume or snapshot file left" no_files_left
+fi
+
+e2e_finish
