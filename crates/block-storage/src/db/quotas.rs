@@ -7,7 +7,7 @@ use store::{Db, Row, sqlx};
 use crate::error::Result;
 
 pub async fn limits(db: &Db, project_id: &str) -> Result<BTreeMap<String, i64>> {
-    let rows = sqlx::query(db.sql("SELECT resource, hard_limit FROM quotas WHERE project_id = ?"))
+    let rows = sqlx::query(db.sql("SELECT resource, hard_limit FROM volume_quotas WHERE project_id = ?"))
         .bind(project_id)
         .fetch_all(db.reader())
         .await?;
@@ -22,12 +22,12 @@ pub async fn limits(db: &Db, project_id: &str) -> Result<BTreeMap<String, i64>> 
 /// is common to the three databases).
 pub async fn set(db: &Db, project_id: &str, resource: &str, limit: i64) -> Result<()> {
     let mut tx = db.writer().begin().await?;
-    sqlx::query(db.sql("DELETE FROM quotas WHERE project_id = ? AND resource = ?"))
+    sqlx::query(db.sql("DELETE FROM volume_quotas WHERE project_id = ? AND resource = ?"))
         .bind(project_id)
         .bind(resource)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(db.sql("INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)"))
+    sqlx::query(db.sql("INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)"))
         .bind(project_id)
         .bind(resource)
         .bind(limit)
@@ -38,7 +38,7 @@ pub async fn set(db: &Db, project_id: &str, resource: &str, limit: i64) -> Resul
 }
 
 pub async fn clear(db: &Db, project_id: &str) -> Result<()> {
-    sqlx::query(db.sql("DELETE FROM quotas WHERE project_id = ?"))
+    sqlx::query(db.sql("DELETE FROM volume_quotas WHERE project_id = ?"))
         .bind(project_id)
         .execute(db.writer())
         .await?;

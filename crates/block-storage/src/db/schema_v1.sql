@@ -54,13 +54,13 @@ CREATE TABLE volume_type_projects (
     project_id VARCHAR(64) NOT NULL,
     PRIMARY KEY (volume_type_id, project_id)
 );
-CREATE TABLE quotas (
+CREATE TABLE volume_quotas (
     project_id VARCHAR(64) NOT NULL,
     resource VARCHAR(255) NOT NULL,
     hard_limit BIGINT NOT NULL,
     PRIMARY KEY (project_id, resource)
 );
-CREATE TABLE services (
+CREATE TABLE volume_services (
     host VARCHAR(255) NOT NULL,
     bin VARCHAR(64) NOT NULL,
     availability_zone VARCHAR(255) NOT NULL,

@@ -44,7 +44,7 @@ fn from_row(r: &AnyRow) -> std::result::Result<ServiceRow, sqlx::Error> {
 /// Records a heartbeat: updates the row, or inserts it the first time.
 pub async fn heartbeat(db: &Db, s: &ServiceRow) -> Result<()> {
     let r = sqlx::query(db.sql(
-        "UPDATE services SET availability_zone = ?, backend_name = ?, total_capacity_gb = ?, free_capacity_gb = ?, \
+        "UPDATE volume_services SET availability_zone = ?, backend_name = ?, total_capacity_gb = ?, free_capacity_gb = ?, \
          version = ?, updated_at = ? WHERE host = ? AND bin = ?",
     ))
     .bind(&s.availability_zone)
@@ -61,7 +61,7 @@ pub async fn heartbeat(db: &Db, s: &ServiceRow) -> Result<()> {
         return Ok(());
     }
     let inserted = sqlx::query(db.sql(&format!(
-        "INSERT INTO services ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO volume_services ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )))
     .bind(&s.host)
     .bind(&s.binary)
@@ -88,19 +88,20 @@ pub async fn heartbeat(db: &Db, s: &ServiceRow) -> Result<()> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ServiceRow>> {
-    let rows = sqlx::query(db.sql(&format!("SELECT {COLUMNS} FROM services ORDER BY bin, host")))
+    let rows = sqlx::query(db.sql(&format!("SELECT {COLUMNS} FROM volume_services ORDER BY bin, host")))
         .fetch_all(db.reader())
         .await?;
     Ok(rows.iter().map(from_row).collect::<std::result::Result<_, _>>()?)
 }
 
 pub async fn set_disabled(db: &Db, host: &str, binary: &str, disabled: bool, reason: Option<&str>) -> Result<bool> {
-    let r = sqlx::query(db.sql("UPDATE services SET disabled = ?, disabled_reason = ? WHERE host = ? AND bin = ?"))
-        .bind(flag(disabled))
-        .bind(reason)
-        .bind(host)
-        .bind(binary)
-        .execute(db.writer())
-        .await?;
+    let r =
+        sqlx::query(db.sql("UPDATE volume_services SET disabled = ?, disabled_reason = ? WHERE host = ? AND bin = ?"))
+            .bind(flag(disabled))
+            .bind(reason)
+            .bind(host)
+            .bind(binary)
+            .execute(db.writer())
+            .await?;
     Ok(r.rows_affected() > 0)
 }
