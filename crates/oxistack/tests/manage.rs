@@ -34,3 +34,16 @@ fn db_sync_creates_every_services_database_and_is_idempotent() {
         }
     }
 }
+
+/// The scale-out mode gives every service one database: their tables must
+/// not collide.
+#[test]
+fn db_sync_puts_every_service_in_one_shared_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    for _ in 0..2 {
+        let out = oxistack(&["manage", "db-sync", "--data-dir", data, "--database", &url]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
