@@ -287,6 +287,14 @@ pub(crate) fn links(bs: &BlockStorage, project: &str, collection: &str, id: &str
     ])
 }
 
+/// The `metadata` object of a metadata write (`PUT`/`POST …/metadata`).
+pub(crate) fn metadata_body(body: &Value) -> ApiResult<std::collections::BTreeMap<String, String>> {
+    if !body["metadata"].is_object() {
+        return Err(ApiError::bad_request("Malformed request body: 'metadata' is required."));
+    }
+    string_map(&body["metadata"], "metadata")
+}
+
 /// A string → string map from a JSON object whose values may be scalars.
 pub(crate) fn string_map(v: &Value, what: &str) -> ApiResult<std::collections::BTreeMap<String, String>> {
     let Some(obj) = v.as_object() else {

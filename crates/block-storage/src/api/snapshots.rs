@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use ::api::{ApiError, Auth, AuthContext, ValidJson};
 
 use super::volumes::one_meta;
-use super::{ApiResult, QueryPairs, isotime, query, sort_and_page, string_map, truthy};
+use super::{ApiResult, QueryPairs, isotime, metadata_body, query, sort_and_page, string_map, truthy};
 use crate::db::snapshots::SnapshotRow;
 use crate::snapshots::NewSnapshot;
 use crate::{BlockStorage, Caller};
@@ -313,10 +313,7 @@ async fn write_metadata(
     replace: bool,
 ) -> ApiResult<Response> {
     let (caller, _) = visible(bs, ctx, project, id, "volume:update_snapshot_metadata").await?;
-    if !body["metadata"].is_object() {
-        return Err(ApiError::bad_request("Malformed request body: 'metadata' is required."));
-    }
-    let m = string_map(&body["metadata"], "metadata")?;
+    let m = metadata_body(body)?;
     let all = bs.set_snapshot_metadata(&caller, id, m, replace).await?;
     Ok(Json(json!({"metadata": all})).into_response())
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use ::api::{ApiError, Auth, AuthContext, ValidJson};
 
-use super::{ApiResult, QueryPairs, isotime, links, query, sort_and_page, string_map, truthy};
+use super::{ApiResult, QueryPairs, isotime, links, metadata_body, query, sort_and_page, string_map, truthy};
 use crate::db::volumes::VolumeRow;
 use crate::volumes::{NewVolume, VolumeUpdate};
 use crate::{BlockStorage, Caller};
@@ -466,10 +466,7 @@ async fn write_metadata(
         "volume:create_volume_metadata"
     };
     let (caller, _) = visible(bs, ctx, project, id, rule).await?;
-    if !body["metadata"].is_object() {
-        return Err(ApiError::bad_request("Malformed request body: 'metadata' is required."));
-    }
-    let m = string_map(&body["metadata"], "metadata")?;
+    let m = metadata_body(body)?;
     let all = bs.set_volume_metadata(&caller, id, m, replace).await?;
     Ok(Json(json!({"metadata": all})).into_response())
 }
