@@ -7,7 +7,8 @@
 #             dd read of it to /dev/null (page cache dropped first if permitted)
 #   oxistack  `$OXI_BIN up` (image on 127.0.0.1:9292+OFFSET): POST /v2/images,
 #             PUT .../file of the same file (curl -T), timed; GET .../file to
-#             /dev/null, timed (cache dropped first if permitted); GET once more
+#             /dev/null, timed (cache dropped first if permitted), ROUNDS times,
+#             each after a dd read of the stored file itself; GET once more
 #             into a file and cmp; checksum == md5sum, os_hash_value == sha512sum
 #   glance    the same through Glance 33 (PyPI, file store, gunicorn 1 worker,
 #             via shared/conformance/reference-glance.sh), authenticating
@@ -26,6 +27,8 @@
 #   GL_PORT      Glance port (19392)
 #   SAMPLE_MS    RSS sampling period (100)
 #   DROP_CACHES  1 = drop the page cache before every read (if permitted) (1)
+#   ROUNDS       downloads per size, each paired with a cold dd read of the
+#                stored file; the figures are the medians (3)
 #   BENCH_CACHE  install cache ($HOME/.cache/oxistack-bench); Glance venv in it
 #   OSC_VENV     venv with the `openstack` CLI, used by reference-glance.sh to
 #                register Glance ($HOME/.venvs/osconf)
@@ -44,6 +47,7 @@ OFFSET="${OFFSET:-20400}"
 GL_PORT="${GL_PORT:-19392}"
 SAMPLE_MS="${SAMPLE_MS:-100}"
 DROP_CACHES="${DROP_CACHES:-1}"
+ROUNDS="${ROUNDS:-3}"
 BENCH_CACHE="${BENCH_CACHE:-$HOME/.cache/oxistack-bench}"
 GL_VENV="${GL_VENV:-$BENCH_CACHE/glance-venv}"
 OSC_VENV="${OSC_VENV:-$HOME/.venvs/osconf}"
@@ -116,6 +120,7 @@ trap 'exit 130' INT TERM
 now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }   # BYTES SECONDS
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 CACHE_DROP=0
 if [ "$DROP_CACHES" = 1 ] && sync && (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then CACHE_DROP=1; fi
@@ -245,6 +250,9 @@ t0="$(now)"; md5sum "$src" >/dev/null; t1="$(now)"; sha512sum "$src" >/dev/null;
 fig "cpu.md5_mbps" "$(mbps "$bytes" "$(secs "$t0" "$t1")")"
 fig "cpu.sha512_mbps" "$(mbps "$bytes" "$(secs "$t1" "$t2")")"
 fig "cpu.md5_plus_sha512_mbps" "$(mbps "$bytes" "$(secs "$t0" "$t2")")"
+# both at once, one CPU each: the ceiling of an upload that produces both
+t0="$(now)"; md5sum "$src" >/dev/null & sha512sum "$src" >/dev/null; wait; t1="$(now)"
+fig "cpu.md5_and_sha512_parallel_mbps" "$(mbps "$bytes" "$(secs "$t0" "$t1")")"
 log "hashing on one CPU (cached): md5 $(mbps "$bytes" "$(secs "$t0" "$t1")") MB/s, sha512 $(mbps "$bytes" "$(secs "$t1" "$t2")") MB/s, both in series $(mbps "$bytes" "$(secs "$t0" "$t2")") MB/s"
 
 # ---------------------------------------------------------------- one target
@@ -291,17 +299,33 @@ bench_target() {
         out="$(find "$store" -type f -size "${bytes}c" 2>/dev/null | head -1)"
         [ -n "$out" ] && fig "$name.$s.stored_same_fs" "$([ "$(stat -c %d "$out")" = "$(stat -c %d "$RUN_DIR/disk")" ] && echo true || echo false)"
 
-        # download to /dev/null, timed, from a cold cache
-        drop_caches
+        # download to /dev/null from a cold cache, ROUNDS times, each round
+        # paired with a cold dd read of the very file the store holds: the
+        # physical limit of these bytes at that moment (this VM's "disk" is
+        # the host's cache, whose speed drifts over minutes)
+        local downs=() reads=() r
         start_sampler "$RES/$name-$s-down.rss" "${pids[@]}"
-        t0="$(now)"
-        code="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 1800 \
-            -H "X-Auth-Token: $tok" "$base/v2/images/$id/file")"
-        t1="$(now)"
+        for r in $(seq "$ROUNDS"); do
+            if [ -n "$out" ]; then
+                drop_caches
+                t0="$(now)"; dd if="$out" of=/dev/null bs=4M status=none; t1="$(now)"
+                reads+=("$(mbps "$bytes" "$(secs "$t0" "$t1")")")
+            fi
+            drop_caches
+            t0="$(now)"
+            code="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 1800 \
+                -H "X-Auth-Token: $tok" "$base/v2/images/$id/file")"
+            t1="$(now)"
+            [ "$code" = "200 $bytes" ] || die "$name: GET file answered '$code' (status bytes), expected '200 $bytes'"
+            downs+=("$(mbps "$bytes" "$(secs "$t0" "$t1")")")
+        done
         peak="$(stop_sampler "$RES/$name-$s-down.rss")"
-        [ "$code" = "200 $bytes" ] || die "$name: GET file answered '$code' (status bytes), expected '200 $bytes'"
-        fig "$name.$s.download_s" "$(secs "$t0" "$t1")"
-        fig "$name.$s.download_mbps" "$(mbps "$bytes" "$(secs "$t0" "$t1")")"
+        fig "$name.$s.download_rounds_mbps" "${downs[*]}"
+        fig "$name.$s.download_mbps" "$(median "${downs[@]}")"
+        if [ ${#reads[@]} -gt 0 ]; then
+            fig "$name.$s.stored_file_read_rounds_mbps" "${reads[*]}"
+            fig "$name.$s.stored_file_read_mbps" "$(median "${reads[@]}")"
+        fi
         fig "$name.$s.rss_download_peak_kb" "$peak"
 
         # correctness: once more into a file, byte-compared
