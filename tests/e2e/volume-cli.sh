@@ -71,6 +71,13 @@ step "metadata shown" expect_match "purpose.*e2e" openstack volume show "v1-$S" 
 step "extend to 2 GiB" openstack volume set --size 2 "v1-$S"
 step "extended" wait_status volume "v1-$S" available
 step "size 2" field_is size 2 openstack volume show "v1-$S"
+# Microversions past 3.0 (volume summary 3.12, attachments 3.27, user
+# messages 3.3), as the CLI negotiates them.
+step "summary at 3.12: one volume, 2 GiB" \
+    expect_match '"Total Size": 2' openstack --os-volume-api-version 3.12 volume summary -f json
+step "no attachment (3.27)" \
+    expect_match '^$' openstack --os-volume-api-version 3.27 volume attachment list -f value
+step "user messages list (3.3)" openstack --os-volume-api-version 3.3 volume message list
 
 step "image" openstack image create --disk-format raw --container-format bare --file "$FILE" "$IMG"
 step "volume from the image" openstack volume create --size 1 --image "$IMG" "vi-$S"

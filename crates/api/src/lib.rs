@@ -8,6 +8,8 @@
 //! - [`auth`]: the token middleware, the [`Auth`] extractor, the policy hook;
 //! - [`json`]: JSON bodies whose 400s name the bad field;
 //! - [`page`]: marker/limit pagination with `links`;
+//! - [`microversion`]: the `OpenStack-API-Version` negotiation of the
+//!   services that have microversions;
 //! - this file: [`service_layers`], the one middleware stack every service
 //!   router is wrapped in (request id + tracing span, faults, token, body
 //!   limit), and [`serve`] with graceful shutdown.
@@ -15,6 +17,7 @@
 pub mod auth;
 pub mod fault;
 pub mod json;
+pub mod microversion;
 pub mod page;
 
 use std::future::{Future, IntoFuture};

@@ -26,6 +26,10 @@ pub enum VolumeError {
     Bus(#[from] bus::BusError),
     #[error("{0}")]
     Internal(String),
+    /// A volume backend failed; the message is Cinder's fixed text for the
+    /// operation (the cause was logged where it happened).
+    #[error("{0}")]
+    Backend(String),
 }
 
 pub type Result<T, E = VolumeError> = std::result::Result<T, E>;
@@ -65,6 +69,7 @@ impl From<VolumeError> for ApiError {
             VolumeError::Store(StoreError::Conflict(_)) => ApiError::conflict("The resource already exists."),
             VolumeError::Store(ref s) => ApiError::internal(s),
             VolumeError::Bus(ref b) => ApiError::internal(b),
+            VolumeError::Backend(m) => ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, m),
             VolumeError::Internal(ref m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(

@@ -16,9 +16,10 @@
 //!   in `api/versions.rs`) and one file per resource group;
 //! - [`policy`] — Cinder's default rules (admin / project member / reader);
 //! - domain logic, one module per resource: [`volumes`], [`snapshots`],
-//!   [`types`], [`quotas`] (and quota classes), [`services`] (heartbeats,
-//!   zones, hosts, pools and the capacity scheduler), [`scheduler`] (the
-//!   bus end);
+//!   [`attachments`] (the legacy attach actions and the 3.27 attachments
+//!   API), [`types`], [`quotas`] (and quota classes), [`messages`] (user
+//!   messages), [`services`] (heartbeats, zones, hosts, pools and the
+//!   capacity and capabilities scheduler), [`scheduler`] (the bus end);
 //! - [`image_client`] — the image service over REST;
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL;
@@ -27,9 +28,14 @@
 //!   [`agent::driver::Driver`] trait and the file driver.
 //!
 //! Decisions where Cinder leaves room or where this cloud differs:
-//! - Microversion 3.0 only for now (`api/versions.rs`): later shapes (3.3
-//!   messages, 3.27 attachments, 3.63 `volume_type_id` …) are not served,
-//!   so clients negotiate down to 3.0.
+//! - Microversions 3.0 to 3.44 (`api/versions.rs` says what each changes
+//!   here): 3.27 attachments and 3.44 `os-complete` are what Nova's attach
+//!   flow needs; the versions that add resources not built here (groups,
+//!   clusters, backups, manage, workers, replication) leave them absent
+//!   (404). 3.45 (`count` in lists) and later are not served.
+//! - Attachments: the file driver hands a hypervisor on this machine the
+//!   volume file's path; a compute host on another machine would need a
+//!   `qemu-nbd` export, not built: its connector is refused (400).
 //! - One pool per backend, named after it (`host@file#file`); the file
 //!   driver reports itself as vendor "Open Source", as Cinder's reference
 //!   drivers do.
@@ -41,19 +47,21 @@
 //! - Lists are filtered, sorted and paged in memory after one query per
 //!   project (fine for the thousands a project holds, not for millions).
 //!
-//! Not built this round: attachments and hot-plug to guests (`os-attach`,
-//! `os-reserve`, `os-initialize_connection`, the 3.27 attachments API) and
-//! boot from volume, backups, transfers, upload-to-image, QoS specs,
+//! Not built this round: backups, transfers, upload-to-image, QoS specs,
 //! encryption types, migration, groups, manage/unmanage, `qemu-nbd`
-//! exports to other hosts. Their actions answer 400 ("There is no such
-//! action"), their resources 404.
+//! exports to other hosts, Nova's `volume-extended` event after an online
+//! extend (3.42: the file grows; the guest sees it when its disk is
+//! reopened). Their actions answer 400 ("There is no such action"), their
+//! resources 404.
 
 pub mod agent;
 pub mod api;
+pub mod attachments;
 pub mod config;
 pub(crate) mod db;
 pub mod error;
 pub mod image_client;
+pub mod messages;
 pub mod policy;
 pub mod quotas;
 pub mod rpc;
@@ -76,6 +84,8 @@ pub struct Caller {
     pub is_admin: bool,
     /// The user's token, forwarded to the image service.
     pub token: String,
+    /// The API request's id, for the user messages of what fails later.
+    pub request_id: Option<String>,
 }
 
 /// The running block-storage service; cheap to clone.

@@ -8,7 +8,11 @@
 //! - `delete_volume` [`DeleteVolume`] (its snapshots first, for `cascade`)
 //! - `extend_volume` [`ExtendVolume`]
 //! - `create_snapshot` / `delete_snapshot` [`SnapshotRef`]
-//! - call `connection_info` [`VolumeRef`] → [`ConnectionInfo`]
+//! - `revert_to_snapshot` [`SnapshotRef`] (the volume's data becomes the
+//!   snapshot's; the agent reports both)
+//! - call `initialize_connection` [`InitializeConnection`] →
+//!   [`ConnectionInfo`] (export the volume to the connector's host)
+//! - call `terminate_connection` [`TerminateConnection`] → `null`
 //!
 //! Agent → controller, topic [`SCHEDULER_TOPIC`]:
 //! - cast `report_state` [`BackendReport`] every [`REPORT_INTERVAL`]
@@ -72,6 +76,10 @@ pub struct CreateVolume {
     pub volume_id: String,
     pub size_gb: u64,
     pub source: VolumeSource,
+    /// The API request that asked, echoed in the `volume_update` (for the
+    /// user message of a failure).
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +99,12 @@ pub struct DeleteVolume {
 pub struct ExtendVolume {
     pub volume_id: String,
     pub new_size_gb: u64,
+    /// The status after a successful extend: `available`, or `in-use` for
+    /// an attached volume (3.42); `available` when absent.
+    #[serde(default)]
+    pub done_status: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +112,34 @@ pub struct SnapshotRef {
     pub snapshot_id: String,
     pub volume_id: String,
 }
+
+/// The hypervisor host that wants a volume, as os-brick describes it
+/// (`host`, `ip`, `initiator`, `multipath`, `platform`, `os_type` …): the
+/// host is what a driver decides on; the rest is kept for drivers that
+/// need it (an iSCSI driver would read `initiator`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connector {
+    pub host: String,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitializeConnection {
+    pub volume_id: String,
+    pub connector: Connector,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminateConnection {
+    pub volume_id: String,
+    pub connector: Connector,
+}
+
+/// How long the API waits for an agent's `initialize_connection` /
+/// `terminate_connection` (Cinder's `rpc_response_timeout` is 60 s; an
+/// export is a local operation here, so a stuck agent answers sooner).
+pub const CONNECTION_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a hypervisor reaches a volume (Cinder's `connection_info`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +166,9 @@ pub struct VolumeUpdate {
     /// Why it failed, for the log and the volume's record.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The request id of the operation's API request, when it had one.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,5 +219,10 @@ mod tests {
         let u: VolumeUpdate =
             serde_json::from_str(r#"{"volume_id":"v","host":"h@file","status":"available"}"#).unwrap();
         assert_eq!(u.size_gb, None);
+        let c: InitializeConnection =
+            serde_json::from_str(r#"{"volume_id":"v","connector":{"host":"cmp1","ip":"10.0.0.2","multipath":false}}"#)
+                .unwrap();
+        assert_eq!(c.connector.host, "cmp1");
+        assert_eq!(c.connector.other["ip"], "10.0.0.2");
     }
 }

@@ -7,7 +7,11 @@
 //! backend of the requested zone whose `volume_backend_name` matches the
 //! volume type's extra spec (when it sets one) and whose reported free
 //! capacity holds the volume, preferring the most free space (Cinder's
-//! CapacityFilter and CapacityWeigher, thin provisioning not modelled).
+//! CapacityFilter and CapacityWeigher, thin provisioning not modelled),
+//! and whose capabilities satisfy the type's other extra specs (Cinder's
+//! CapabilitiesFilter: unscoped and `capabilities:` keys must name a
+//! capability the backend reports, with a matching value; other scopes
+//! such as `qos:` are not the scheduler's).
 
 use crate::db::services::ServiceRow;
 use crate::error::{Result, VolumeError};
@@ -29,6 +33,87 @@ pub struct PlacementRequest {
     pub size_gb: i64,
     pub availability_zone: String,
     pub backend_name: Option<String>,
+    /// The volume type's extra specs (besides `volume_backend_name`).
+    pub extra_specs: std::collections::BTreeMap<String, String>,
+}
+
+/// What every backend of this cloud says of itself. Cinder's reference
+/// drivers (LVM, NFS) say vendor "Open Source", which tempest expects by
+/// default; so do these.
+pub const VENDOR: &str = "Open Source";
+pub const PROTOCOL: &str = "file";
+
+/// A backend's capabilities as Cinder's CapabilitiesFilter sees them.
+pub fn capabilities(row: &ServiceRow) -> serde_json::Value {
+    let backend = row.backend_name.clone().unwrap_or_default();
+    serde_json::json!({
+        "volume_backend_name": backend,
+        "pool_name": backend,
+        "vendor_name": VENDOR,
+        "storage_protocol": PROTOCOL,
+        "driver_version": row.version,
+        "total_capacity_gb": row.total_capacity_gb,
+        "free_capacity_gb": row.free_capacity_gb,
+        "reserved_percentage": 0,
+        "QoS_support": false,
+        "thin_provisioning_support": true,
+        "thick_provisioning_support": false,
+        "multiattach": true,
+        "online_extend_support": true,
+    })
+}
+
+/// Cinder's `extra_specs_ops.match` for the operators clients use:
+/// `<is> True|False`, `<in> x`, `<or> a <or> b`, `s== x`, `s!= x`,
+/// `== n`, `!= n`, `>= n`, `<= n`, and a plain value (equality).
+pub fn spec_matches(cap: &serde_json::Value, req: &str) -> bool {
+    let cap_text = match cap {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+        other => other.to_string(),
+    };
+    let num = |t: &str| t.trim().parse::<f64>().ok();
+    let words: Vec<&str> = req.split_whitespace().collect();
+    match words.as_slice() {
+        ["<is>", v] => cap_text.eq_ignore_ascii_case(v),
+        ["<in>", rest @ ..] => cap_text.contains(&rest.join(" ")),
+        ["<or>", ..] => req
+            .split("<or>")
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .any(|w| w == cap_text),
+        ["s==", rest @ ..] => cap_text == rest.join(" "),
+        ["s!=", rest @ ..] => cap_text != rest.join(" "),
+        [op @ ("==" | "!=" | ">=" | "<="), v] => match (num(&cap_text), num(v)) {
+            (Some(c), Some(w)) => match *op {
+                "==" => c == w,
+                "!=" => c != w,
+                ">=" => c >= w,
+                _ => c <= w,
+            },
+            _ => false,
+        },
+        _ => cap_text == req.trim() || (cap.is_boolean() && cap_text.eq_ignore_ascii_case(req.trim())),
+    }
+}
+
+/// Whether a backend satisfies the extra specs; `Err` names the first
+/// spec it does not.
+fn satisfies(row: &ServiceRow, specs: &std::collections::BTreeMap<String, String>) -> std::result::Result<(), String> {
+    let caps = capabilities(row);
+    for (key, want) in specs {
+        let key = match key.split_once(':') {
+            Some(("capabilities", rest)) => rest,
+            Some(_) => continue,
+            None => key.as_str(),
+        };
+        match caps.get(key) {
+            Some(cap) if spec_matches(cap, want) => {}
+            Some(_) => return Err(format!("{key} is not {want}")),
+            None => return Err(format!("the backend has no capability {key}")),
+        }
+    }
+    Ok(())
 }
 
 /// Picks a backend; `Err` says why none fits. Pure, so it is unit-tested.
@@ -65,7 +150,24 @@ pub fn choose(services: &[ServiceView], req: &PlacementRequest) -> std::result::
             req.backend_name.as_deref().unwrap_or_default()
         ));
     }
-    matching
+    let mut unmet = String::new();
+    let capable: Vec<&ServiceView> = matching
+        .iter()
+        .map(|s| ****s)
+        .filter(|s| match satisfies(&s.row, &req.extra_specs) {
+            Ok(()) => true,
+            Err(why) => {
+                unmet = why;
+                false
+            }
+        })
+        .collect();
+    if capable.is_empty() {
+        return Err(format!(
+            "No backend has the capabilities the volume type asks for ({unmet})."
+        ));
+    }
+    capable
         .iter()
         .filter(|s| s.row.free_capacity_gb >= req.size_gb as f64)
         .max_by(|a, b| a.row.free_capacity_gb.total_cmp(&b.row.free_capacity_gb))
@@ -194,6 +296,7 @@ mod tests {
             size_gb: size,
             availability_zone: "nova".into(),
             backend_name: backend.map(str::to_owned),
+            extra_specs: Default::default(),
         };
         assert_eq!(choose(&s, &req(5, Some("file"))).unwrap(), "b@file");
         assert_eq!(choose(&s, &req(5, None)).unwrap(), "d@lvm");
@@ -203,6 +306,32 @@ mod tests {
         other.availability_zone = "az2".into();
         assert!(choose(&s, &other).is_err());
         assert!(choose(&[], &req(1, None)).is_err());
+        // Capabilities: the type's specs must match what the backend says.
+        let mut caps = req(1, Some("file"));
+        caps.extra_specs.insert("vendor_name".into(), "Open Source".into());
+        caps.extra_specs.insert("storage_protocol".into(), "file".into());
+        caps.extra_specs
+            .insert("capabilities:multiattach".into(), "<is> True".into());
+        caps.extra_specs.insert("qos:read_iops".into(), "whatever".into());
+        assert_eq!(choose(&s, &caps).unwrap(), "b@file");
+        caps.extra_specs.insert("storage_protocol".into(), "iSCSI".into());
+        assert!(choose(&s, &caps).unwrap_err().contains("storage_protocol"));
+        let mut unknown = req(1, Some("file"));
+        unknown.extra_specs.insert("made_up".into(), "1".into());
+        assert!(choose(&s, &unknown).unwrap_err().contains("made_up"));
+    }
+
+    #[test]
+    fn spec_operators() {
+        use serde_json::json;
+        assert!(spec_matches(&json!(true), "<is> True"));
+        assert!(!spec_matches(&json!(false), "<is> True"));
+        assert!(spec_matches(&json!("file"), "<or> iSCSI <or> file"));
+        assert!(spec_matches(&json!("Open Source"), "<in> Open"));
+        assert!(spec_matches(&json!(90.5), ">= 10"));
+        assert!(!spec_matches(&json!(5), ">= 10"));
+        assert!(spec_matches(&json!("Open Source"), "Open Source"));
+        assert!(spec_matches(&json!("x"), "s== x"));
     }
 }
 

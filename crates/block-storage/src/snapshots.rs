@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::db::snapshots::SnapshotRow;
 use crate::error::{Result, VolumeError};
+use crate::messages::{Action, Detail};
 use crate::quotas::Delta;
 use crate::rpc::{self, SnapshotRef};
 use crate::volumes::check_metadata;
@@ -237,6 +238,17 @@ impl BlockStorage {
         }
         if u.status == "deleted" {
             return db::snapshots::delete(&self.db, &u.snapshot_id).await;
+        }
+        if let Some(s) = db::snapshots::get(&self.db, &u.snapshot_id).await? {
+            let failure = match (s.status.as_str(), u.status.as_str()) {
+                ("creating", "error") => Some((Action::SnapshotCreate, Detail::SnapshotCreateError)),
+                ("deleting", "error_deleting") => Some((Action::SnapshotDelete, Detail::SnapshotDeleteError)),
+                _ => None,
+            };
+            if let Some((action, detail)) = failure {
+                self.record_message(&s.project_id, None, "VOLUME_SNAPSHOT", &s.id, action, detail)
+                    .await;
+            }
         }
         db::snapshots::set_status(&self.db, &u.snapshot_id, &[], &u.status, u.reason.as_deref()).await?;
         Ok(())

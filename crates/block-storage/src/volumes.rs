@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use crate::db::volumes::VolumeRow;
 use crate::error::{Result, VolumeError};
 use crate::image_client::ImageInfo;
+use crate::messages::{Action, Detail};
 use crate::quotas::Delta;
 use crate::rpc::{self, CreateVolume, ExtendVolume, VolumeSource};
 use crate::services::PlacementRequest;
@@ -41,6 +42,7 @@ pub const STATUSES: &[&str] = &[
     "downloading",
     "uploading",
     "retyping",
+    "reverting",
     "backing-up",
     "restoring-backup",
     "error_restoring",
@@ -134,11 +136,6 @@ impl BlockStorage {
         if sources.iter().filter(|s| **s).count() > 1 {
             return Err(VolumeError::bad(
                 "Invalid input received: only one of snapshot_id, source_volid and imageRef may be given.",
-            ));
-        }
-        if req.multiattach {
-            return Err(VolumeError::bad(
-                "Invalid input received: multiattach volumes are not supported by this cloud.",
             ));
         }
         if let Some(size) = req.size
@@ -289,7 +286,8 @@ impl BlockStorage {
             host: None,
             bootable: inherited.as_ref().is_some_and(|(b, _)| *b),
             readonly: false,
-            multiattach: false,
+            // Cinder: the flag, or a type with `multiattach="<is> True"`.
+            multiattach: req.multiattach || vtype.extra_specs.get("multiattach").map(|s| s.trim()) == Some("<is> True"),
             snapshot_id: req.snapshot_id,
             source_volid: req.source_volid,
             metadata: req.metadata,
@@ -307,13 +305,20 @@ impl BlockStorage {
             size_gb: size,
             availability_zone: zone,
             backend_name: vtype.extra_specs.get("volume_backend_name").cloned(),
+            extra_specs: vtype
+                .extra_specs
+                .iter()
+                .filter(|(k, _)| *k != "volume_backend_name")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let msg = CreateVolume {
             volume_id: row.id.clone(),
             size_gb: size as u64,
             source,
+            request_id: caller.request_id.clone(),
         };
-        self.schedule_create(&row.id, source_host, placement, msg).await?;
+        self.schedule_create(&row, source_host, placement, msg).await?;
         Ok(db::volumes::get(&self.db, &row.id).await?.unwrap_or(row))
     }
 
@@ -323,11 +328,12 @@ impl BlockStorage {
     /// reason logged and recorded.
     async fn schedule_create(
         &self,
-        id: &str,
+        row: &VolumeRow,
         source_host: Option<String>,
         placement: PlacementRequest,
         msg: CreateVolume,
     ) -> Result<()> {
+        let id = row.id.as_str();
         let services = self.services().await?;
         let chosen = match source_host {
             Some(h) => {
@@ -358,6 +364,15 @@ impl BlockStorage {
                 )
                 .await?;
                 db::volumes::set_status(&self.db, id, &["creating"], "error").await?;
+                self.record_message(
+                    &row.project_id,
+                    msg.request_id.as_deref(),
+                    "VOLUME",
+                    id,
+                    Action::ScheduleAllocateVolume,
+                    Detail::NoBackendAvailable,
+                )
+                .await;
             }
         }
         Ok(())
@@ -463,6 +478,20 @@ impl BlockStorage {
                 v.status
             )));
         }
+        // Cinder's `attach_status != attached`, whatever the status says
+        // (an admin may have reset it).
+        let attached = db::attachments::of_volume(&self.db, id)
+            .await?
+            .iter()
+            .any(|a| a.attach_status == "attached");
+        if attached && !force {
+            return Err(VolumeError::bad(format!(
+                "Invalid volume: Volume status must be available or error or error_restoring or error_extending or \
+                 error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a \
+                 transfer, or be disassociated from snapshots after volume transfer. (current status: {})",
+                v.status
+            )));
+        }
         let snaps = db::snapshots::of_volume(&self.db, id).await?;
         if !snaps.is_empty() && !cascade {
             return Err(VolumeError::bad(
@@ -494,6 +523,7 @@ impl BlockStorage {
             for s in &snaps {
                 db::snapshots::delete(&self.db, &s.id).await?;
             }
+            db::attachments::delete_of_volume(&self.db, id).await?;
             return db::volumes::delete(&self.db, id).await;
         };
         let msg = rpc::DeleteVolume {
@@ -507,10 +537,20 @@ impl BlockStorage {
         Ok(())
     }
 
-    /// `os-extend`: bigger only, from `available`, within quota.
-    pub async fn extend_volume(&self, caller: &Caller, id: &str, new_size: i64) -> Result<()> {
+    /// `os-extend`: bigger only, from `available` (or `in-use` when
+    /// `attached_too`: microversion 3.42), within quota. An attached
+    /// volume's file grows under the running guest; the guest sees the new
+    /// size once its hypervisor resizes the disk (Nova's `volume-extended`
+    /// event, which this cloud's compute does not send yet) or at its next
+    /// start.
+    pub async fn extend_volume(&self, caller: &Caller, id: &str, new_size: i64, attached_too: bool) -> Result<()> {
         let v = self.get_volume(caller, id).await?;
-        if v.status != "available" {
+        let from = if attached_too && v.status == "in-use" {
+            "in-use"
+        } else {
+            "available"
+        };
+        if v.status != from {
             return Err(VolumeError::bad(format!(
                 "Invalid volume: Volume {id} status must be 'available' to extend, current status is: {}.",
                 v.status
@@ -536,7 +576,7 @@ impl BlockStorage {
         let Some(host) = v.host.clone() else {
             return Err(VolumeError::bad("Invalid volume: the volume is not on a backend."));
         };
-        if !db::volumes::set_status(&self.db, id, &["available"], "extending").await? {
+        if !db::volumes::set_status(&self.db, id, &[from], "extending").await? {
             return Err(VolumeError::bad(
                 "Invalid volume: the volume changed status meanwhile; try again.",
             ));
@@ -544,6 +584,8 @@ impl BlockStorage {
         let msg = ExtendVolume {
             volume_id: id.to_owned(),
             new_size_gb: new_size as u64,
+            done_status: Some(from.to_owned()),
+            request_id: caller.request_id.clone(),
         };
         if let Err(e) = self.bus.cast(&rpc::volume_topic(&host), "extend_volume", &msg).await {
             tracing::error!(volume = %id, error = %e, "cannot send the extend to the backend");
@@ -608,6 +650,70 @@ impl BlockStorage {
         db::volumes::set_type(&self.db, id, &t.id).await
     }
 
+    /// `revert` (3.40): the volume's data becomes that of its latest
+    /// snapshot, of the same size. The volume is `reverting` and the
+    /// snapshot `restoring` until the backend reports.
+    pub async fn revert_volume(&self, caller: &Caller, id: &str, snapshot_id: Option<&str>) -> Result<()> {
+        let v = self.get_volume(caller, id).await?;
+        let snaps = db::snapshots::of_volume(&self.db, id).await?;
+        let Some(latest) = snaps
+            .iter()
+            .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+        else {
+            return Err(VolumeError::bad(format!("Volume {id} doesn't have any snapshots.")));
+        };
+        if snapshot_id != Some(latest.id.as_str()) {
+            return Err(VolumeError::bad(format!(
+                "Specified snapshot {} is None or not the latest one of volume {id}.",
+                snapshot_id.unwrap_or("None")
+            )));
+        }
+        if v.size != latest.size {
+            return Err(VolumeError::bad(format!(
+                "Can't revert volume {id} to its latest snapshot {}. The volume size must be equal to the snapshot \
+                 size.",
+                latest.id
+            )));
+        }
+        let Some(host) = v.host.clone() else {
+            return Err(VolumeError::Conflict(format!(
+                "Invalid volume: Can't revert volume {id} to its latest snapshot {}. Volume's status must be \
+                 'available'.",
+                latest.id
+            )));
+        };
+        if !db::volumes::set_status(&self.db, id, &["available"], "reverting").await? {
+            return Err(VolumeError::Conflict(format!(
+                "Invalid volume: Can't revert volume {id} to its latest snapshot {}. Volume's status must be \
+                 'available'.",
+                latest.id
+            )));
+        }
+        if !db::snapshots::set_status(&self.db, &latest.id, &["available"], "restoring", None).await? {
+            db::volumes::set_status(&self.db, id, &["reverting"], "available").await?;
+            return Err(VolumeError::Conflict(format!(
+                "Invalid snapshot: Can't revert volume {id} to its latest snapshot {}. Snapshot's status must be \
+                 'available'.",
+                latest.id
+            )));
+        }
+        let msg = rpc::SnapshotRef {
+            snapshot_id: latest.id.clone(),
+            volume_id: id.to_owned(),
+        };
+        if let Err(e) = self
+            .bus
+            .cast(&rpc::volume_topic(&host), "revert_to_snapshot", &msg)
+            .await
+        {
+            tracing::error!(volume = %id, error = %e, "cannot send the revert to the backend");
+            db::snapshots::set_status(&self.db, &latest.id, &["restoring"], "available", None).await?;
+            db::volumes::set_status(&self.db, id, &["reverting"], "available").await?;
+            return Err(VolumeError::Bus(e));
+        }
+        Ok(())
+    }
+
     /// `os-reset_status` (admin): any known status, no backend involved.
     pub async fn reset_volume_status(&self, caller: &Caller, id: &str, status: &str) -> Result<()> {
         self.get_volume(caller, id).await?;
@@ -632,16 +738,33 @@ impl BlockStorage {
         if let Some(reason) = &u.reason {
             tracing::error!(volume = %u.volume_id, status = %u.status, reason = %reason, "volume operation failed");
         }
+        let failure = match (v.status.as_str(), u.status.as_str()) {
+            ("creating", "error") => Some((Action::CreateVolumeFromBackend, Detail::DriverFailedCreate)),
+            ("extending", "error_extending") => Some((Action::ExtendVolume, Detail::DriverFailedExtend)),
+            _ => None,
+        };
+        if let Some((action, detail)) = failure {
+            self.record_message(&v.project_id, u.request_id.as_deref(), "VOLUME", &v.id, action, detail)
+                .await;
+        }
         if u.status == "deleted" {
             for s in db::snapshots::of_volume(&self.db, &u.volume_id).await? {
                 db::snapshots::delete(&self.db, &s.id).await?;
             }
+            db::attachments::delete_of_volume(&self.db, &u.volume_id).await?;
             return db::volumes::delete(&self.db, &u.volume_id).await;
         }
+        // A volume with attachments is in use whatever its backend says
+        // (an online extend or a reconciled extend ends here).
+        let status = if u.status == "available" && !db::attachments::of_volume(&self.db, &v.id).await?.is_empty() {
+            "in-use"
+        } else {
+            u.status.as_str()
+        };
         db::volumes::finish(
             &self.db,
             &u.volume_id,
-            &u.status,
+            status,
             u.size_gb.map(|s| s as i64),
             u.bootable,
             u.reason.as_deref(),

@@ -8,13 +8,19 @@ use std::sync::Arc;
 
 use block_storage::agent::driver::fake::FakeDriver;
 use block_storage::agent::driver::file::FileDriver;
+use block_storage::agent::driver::file::LocalHosts;
 use block_storage::agent::driver::{Driver, DriverError};
+use block_storage::rpc::Connector;
 
 const GIB: u64 = 1 << 30;
 const V1: &str = "11111111-1111-1111-1111-111111111111";
 const V2: &str = "22222222-2222-2222-2222-222222222222";
 const V3: &str = "33333333-3333-3333-3333-333333333333";
 const S1: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+
+fn connector(host: &str) -> Connector {
+    serde_json::from_value(serde_json::json!({"host": host, "ip": "127.0.0.1"})).unwrap()
+}
 
 /// How a test reaches the data of one driver (outside the trait: a
 /// hypervisor writes to volumes, not the agent).
@@ -121,11 +127,31 @@ async fn contract(d: &dyn Driver, data: &dyn Data, scratch: &Path) {
     let inv = d.inventory().await.unwrap();
     assert_eq!(inv.volumes.len(), 4);
     assert_eq!(inv.snapshots, vec![S1.to_owned()]);
-    assert!(d.connection_info(V1).await.is_ok());
+    // Connections: the same answer twice, `volume_id` in the data, a
+    // missing volume NotFound, terminate idempotent and harmless.
+    let here = connector("here");
+    let first = d.initialize_connection(V1, &here).await.unwrap();
+    assert_eq!(first, d.initialize_connection(V1, &here).await.unwrap());
+    assert_eq!(first.data["volume_id"], V1);
     assert!(matches!(
-        d.connection_info("77777777-7777-7777-7777-777777777777").await,
+        d.initialize_connection("77777777-7777-7777-7777-777777777777", &here)
+            .await,
         Err(DriverError::NotFound(_))
     ));
+    d.terminate_connection(V1, &here).await.unwrap();
+    d.terminate_connection(V1, &here).await.unwrap();
+    assert_eq!(data.read(V1, false, 512, 3), b"two");
+
+    // Revert: the snapshot's data, the volume's size, the snapshot kept.
+    d.revert_to_snapshot(V1, S1).await.unwrap();
+    assert_eq!(data.read(V1, false, 512, 3), b"one");
+    assert_eq!(data.size(V1), 2 * GIB);
+    assert_eq!(data.read(S1, true, 512, 3), b"one");
+    assert!(matches!(
+        d.revert_to_snapshot(V1, "77777777-7777-7777-7777-777777777777").await,
+        Err(DriverError::NotFound(_))
+    ));
+    assert_eq!(data.read(V1, false, 512, 3), b"one", "a failed revert changes nothing");
 
     // Deletes are idempotent; the snapshot outlives its volume.
     d.delete_volume(V1).await.unwrap();
@@ -143,7 +169,7 @@ async fn contract(d: &dyn Driver, data: &dyn Data, scratch: &Path) {
 #[tokio::test]
 async fn file_driver_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Arc::new(FileDriver::open(dir.path()).unwrap());
+    let d = Arc::new(FileDriver::open(dir.path()).unwrap().with_local_hosts(LocalHosts::Any));
     contract(d.as_ref(), &FileData(d.clone()), d.scratch_dir()).await;
     // Ids become file names: nothing else gets in.
     assert!(matches!(d.create_volume("../x", 1).await, Err(DriverError::Invalid(_))));
@@ -194,11 +220,36 @@ async fn file_driver_meets_the_contract() {
     assert_eq!(&magic, b"QFI\xfb");
 }
 
+/// The file driver hands a path only to hosts that share its files: a
+/// remote host would need a qemu-nbd export, which is refused with that
+/// reason.
+#[tokio::test]
+async fn file_driver_serves_local_hosts_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = FileDriver::open(dir.path())
+        .unwrap()
+        .with_local_hosts(LocalHosts::Named(vec!["cmp1".into()]))
+        .also_local("cmp2");
+    d.create_volume(V1, 1).await.unwrap();
+    for host in ["cmp1", "cmp2"] {
+        let info = d.initialize_connection(V1, &connector(host)).await.unwrap();
+        assert_eq!(info.driver_volume_type, "file");
+        assert_eq!(info.data["path"], d.volume_path(V1).display().to_string());
+        assert_eq!(info.data["format"], "raw");
+    }
+    let err = d.initialize_connection(V1, &connector("elsewhere")).await.unwrap_err();
+    assert!(
+        matches!(&err, DriverError::Invalid(m) if m.contains("qemu-nbd")),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn fake_driver_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let d = Arc::new(FakeDriver::new(100.0, dir.path()));
     contract(d.as_ref(), &FakeData(d.clone()), dir.path()).await;
+    assert!(d.exports_of(V1).is_empty(), "terminated");
     d.fail_next("create_volume", "injected");
     assert!(d.create_volume(V1, 1).await.is_err());
     assert!(d.inventory().await.unwrap().volumes.is_empty());

@@ -5,11 +5,11 @@
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use ::api::ApiError;
+use ::api::{ApiError, microversion};
 
 pub const MIN: Version = Version(1);
 /// The newest microversion served (Nova 2024.2's maximum).
@@ -33,19 +33,12 @@ impl std::fmt::Display for Version {
 
 /// The requested version string, if any, from either header.
 fn requested(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get("openstack-api-version").and_then(|v| v.to_str().ok()) {
-        // "compute 2.42" (possibly among other services, comma-separated)
-        for part in v.split(',') {
-            let mut words = part.split_whitespace();
-            if words.next().is_some_and(|s| s.eq_ignore_ascii_case("compute")) {
-                return Some(words.collect::<Vec<_>>().join(" "));
-            }
-        }
-    }
-    headers
-        .get("x-openstack-nova-api-version")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
+    microversion::requested(headers, "compute").or_else(|| {
+        headers
+            .get("x-openstack-nova-api-version")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    })
 }
 
 /// Parses a requested version; `Err` is the fault to answer with.
@@ -53,25 +46,12 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Version, ApiError> {
     let Some(text) = requested(headers) else {
         return Ok(MIN);
     };
-    if text.eq_ignore_ascii_case("latest") {
-        return Ok(MAX);
-    }
-    let parsed = text
-        .split_once('.')
-        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)));
-    let Some((major, minor)) = parsed else {
-        return Err(ApiError::bad_request(format!(
-            "API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
-        )));
+    let range = microversion::Range {
+        major: 2,
+        min: MIN.0,
+        max: MAX.0,
     };
-    let version = Version(minor);
-    if major != 2 || version < MIN || version > MAX {
-        return Err(ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            format!("Version {text} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."),
-        ));
-    }
-    Ok(version)
+    microversion::parse(&text, range).map(Version)
 }
 
 /// Middleware for the versioned routes (`/v2.1/...`): stores the
@@ -84,15 +64,14 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(version);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("compute {version}")) {
-        h.insert("openstack-api-version", v);
-    }
     if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
         h.insert("x-openstack-nova-api-version", v);
     }
-    h.append(
-        axum::http::header::VARY,
-        HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"),
+    microversion::stamp(
+        h,
+        "compute",
+        &version.to_string(),
+        "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
     );
     resp
 }

@@ -22,8 +22,8 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use crate::rpc::{
-    self, BackendReport, CreateVolume, DeleteVolume, ExtendVolume, HostQuery, HostRecords, SnapshotRef, SnapshotUpdate,
-    VolumeRef, VolumeSource, VolumeUpdate,
+    self, BackendReport, CreateVolume, DeleteVolume, ExtendVolume, HostQuery, HostRecords, InitializeConnection,
+    SnapshotRef, SnapshotUpdate, TerminateConnection, VolumeSource, VolumeUpdate,
 };
 use driver::{Driver, DriverError};
 
@@ -231,6 +231,19 @@ impl Worker {
         bootable: Option<bool>,
         reason: Option<String>,
     ) {
+        self.volume_done_for(None, id, status, size_gb, bootable, reason).await
+    }
+
+    /// As [`Worker::volume_done`], for the API request `request_id`.
+    pub(crate) async fn volume_done_for(
+        &self,
+        request_id: Option<String>,
+        id: &str,
+        status: &str,
+        size_gb: Option<u64>,
+        bootable: Option<bool>,
+        reason: Option<String>,
+    ) {
         let u = VolumeUpdate {
             volume_id: id.to_owned(),
             host: self.config.host.clone(),
@@ -238,6 +251,7 @@ impl Worker {
             size_gb,
             bootable,
             reason,
+            request_id,
         };
         if let Err(e) = self.bus.cast(rpc::SCHEDULER_TOPIC, "volume_update", &u).await {
             tracing::error!(volume = %id, error = %e, "cannot report the volume's status");
@@ -277,9 +291,13 @@ impl Worker {
             }
         };
         let bootable = matches!(req.source, VolumeSource::Image { .. }).then_some(true);
+        let rid = req.request_id.clone();
         match result {
-            Ok(()) => self.volume_done(&id, "available", None, bootable, None).await,
-            Err(e) => self.volume_done(&id, "error", None, None, Some(e.to_string())).await,
+            Ok(()) => self.volume_done_for(rid, &id, "available", None, bootable, None).await,
+            Err(e) => {
+                self.volume_done_for(rid, &id, "error", None, None, Some(e.to_string()))
+                    .await
+            }
         }
     }
 
@@ -361,13 +379,15 @@ impl Worker {
     }
 
     async fn extend(&self, req: ExtendVolume) {
+        let rid = req.request_id.clone();
+        let done = req.done_status.as_deref().unwrap_or("available");
         match self.driver.extend_volume(&req.volume_id, req.new_size_gb).await {
             Ok(()) => {
-                self.volume_done(&req.volume_id, "available", Some(req.new_size_gb), None, None)
+                self.volume_done_for(rid, &req.volume_id, done, Some(req.new_size_gb), None, None)
                     .await
             }
             Err(e) => {
-                self.volume_done(&req.volume_id, "error_extending", None, None, Some(e.to_string()))
+                self.volume_done_for(rid, &req.volume_id, "error_extending", None, None, Some(e.to_string()))
                     .await
             }
         }
@@ -375,6 +395,17 @@ impl Worker {
 }
 
 struct AgentHandler(Arc<Worker>);
+
+/// A driver error as the controller tells them apart: its kind names
+/// Cinder's exception (bad input vs a backend failure).
+fn remote_driver_error(e: DriverError) -> RemoteError {
+    let kind = match e {
+        DriverError::NotFound(_) => "VolumeNotFound",
+        DriverError::Invalid(_) => "InvalidInput",
+        DriverError::AlreadyExists(_) | DriverError::Failed(_) => "VolumeBackendAPIException",
+    };
+    RemoteError::new(kind, e.to_string())
+}
 
 fn args<T: serde::de::DeserializeOwned>(method: &str, a: Value) -> Result<T, RemoteError> {
     serde_json::from_value(a).map_err(|e| RemoteError::new("InvalidArgs", format!("{method}: {e}")))
@@ -410,6 +441,23 @@ impl Handler for AgentHandler {
                     }
                 });
             }
+            "revert_to_snapshot" => {
+                let req: SnapshotRef = args(method, a)?;
+                let w2 = w.clone();
+                w.spawn(async move {
+                    match w2.driver.revert_to_snapshot(&req.volume_id, &req.snapshot_id).await {
+                        Ok(()) => {
+                            w2.volume_done(&req.volume_id, "available", None, None, None).await;
+                            w2.snapshot_done(&req.snapshot_id, "available", None).await;
+                        }
+                        Err(e) => {
+                            w2.volume_done(&req.volume_id, "error", None, None, Some(format!("revert: {e}")))
+                                .await;
+                            w2.snapshot_done(&req.snapshot_id, "available", None).await;
+                        }
+                    }
+                });
+            }
             "delete_snapshot" => {
                 let req: SnapshotRef = args(method, a)?;
                 let w2 = w.clone();
@@ -423,14 +471,23 @@ impl Handler for AgentHandler {
                     }
                 });
             }
-            "connection_info" => {
-                let req: VolumeRef = args(method, a)?;
+            "initialize_connection" => {
+                let req: InitializeConnection = args(method, a)?;
                 let info = w
                     .driver
-                    .connection_info(&req.volume_id)
+                    .initialize_connection(&req.volume_id, &req.connector)
                     .await
-                    .map_err(|e| RemoteError::new("VolumeDriverError", e.to_string()))?;
+                    .map_err(remote_driver_error)?;
+                tracing::info!(volume = %req.volume_id, host = %req.connector.host, "connection initialized");
                 return serde_json::to_value(info).map_err(|e| RemoteError::new("InternalError", e.to_string()));
+            }
+            "terminate_connection" => {
+                let req: TerminateConnection = args(method, a)?;
+                w.driver
+                    .terminate_connection(&req.volume_id, &req.connector)
+                    .await
+                    .map_err(remote_driver_error)?;
+                tracing::info!(volume = %req.volume_id, host = %req.connector.host, "connection terminated");
             }
             other => {
                 return Err(RemoteError::new(

@@ -8,6 +8,12 @@
 //! | `deleting` | either | deleted again (deletes are idempotent), reported |
 //! | `extending` | yes | `available` at the recorded size (extend again) |
 //! | `available` | no | `error` (the data is gone), logged |
+//! | `reverting` (volume), `restoring` (snapshot) | yes | `available` (a revert renames its copy into place: old or new data, never half) |
+//! | `in-use`, `attaching`, `detaching`, `reserved` | no | `error` (the data is gone) |
+//! | `in-use`, `attaching`, `detaching`, `reserved` | yes | kept: the attachment is the hypervisor's and Nova's business |
+//!
+//! A volume reported `available` that still has attachments is shown
+//! `in-use` by the controller.
 //!
 //! Snapshots alike. Volumes or snapshots the driver has and the scheduler
 //! does not know are logged as orphans, never deleted: an operator
@@ -28,12 +34,18 @@ pub enum Action {
 
 pub fn decide(status: &str, exists: bool) -> Action {
     match (status, exists) {
-        ("creating", true) | ("extending", true) => Action::Report("available", None),
+        ("creating", true) | ("extending", true) | ("reverting", true) | ("restoring", true) => {
+            Action::Report("available", None)
+        }
         ("creating", false) => Action::Report("error", Some("the volume agent restarted before the create finished")),
         ("deleting", _) => Action::Delete,
-        ("extending", false) | ("available", false) => {
-            Action::Report("error", Some("the backend does not have the data any more"))
-        }
+        ("extending", false)
+        | ("available", false)
+        | ("reverting", false)
+        | ("in-use", false)
+        | ("attaching", false)
+        | ("detaching", false)
+        | ("reserved", false) => Action::Report("error", Some("the backend does not have the data any more")),
         _ => Action::Keep,
     }
 }
@@ -107,5 +119,8 @@ mod tests {
         assert!(matches!(decide("available", false), Action::Report("error", _)));
         assert_eq!(decide("available", true), Action::Keep);
         assert_eq!(decide("error", false), Action::Keep);
+        assert_eq!(decide("in-use", true), Action::Keep);
+        assert!(matches!(decide("in-use", false), Action::Report("error", _)));
+        assert_eq!(decide("reverting", true), Action::Report("available", None));
     }
 }

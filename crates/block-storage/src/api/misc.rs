@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use ::api::{ApiError, Auth, ValidJson};
 
+use super::filters::{Filters, RESOURCE_FILTERS};
+use super::versions::Version;
 use super::{ApiResult, QueryPairs, isotime, query};
 use crate::BlockStorage;
 
@@ -28,6 +30,7 @@ pub async fn zones(
 pub async fn services(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path(project): Path<String>,
     axum::extract::Query(q): QueryPairs,
 ) -> ApiResult<Response> {
@@ -50,6 +53,10 @@ pub async fn services(
                 "updated_at": isotime(s.row.updated_at),
                 "disabled_reason": s.row.disabled_reason,
             });
+            if version >= Version::CLUSTER_SUPPORT {
+                // No clusters here: every service stands alone.
+                v["cluster"] = Value::Null;
+            }
             if s.row.binary == crate::services::VOLUME_BINARY {
                 v["replication_status"] = json!("disabled");
                 v["active_backend_id"] = Value::Null;
@@ -230,27 +237,54 @@ pub async fn host(
 }
 
 // What every backend of this cloud says of itself (one pool per backend,
-// named after it).
-/// Cinder's reference drivers (LVM, NFS) say "Open Source", which tempest
-/// expects by default; so does this one.
-const VENDOR: &str = "Open Source";
-const PROTOCOL: &str = "file";
+// named after it): `services::capabilities`.
+use crate::services::{PROTOCOL, VENDOR};
 
 /// `scheduler-stats/get_pools[?detail=true]`: one pool per up backend.
 pub async fn pools(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path(project): Path<String>,
     axum::extract::Query(q): QueryPairs,
 ) -> ApiResult<Response> {
-    bs.caller(&ctx, &project)?;
+    let caller = bs.caller(&ctx, &project)?;
     bs.authorize(&ctx, "scheduler_extension:scheduler_stats:get_pools", &project)?;
     let detail = query(&q, "detail").map(super::truthy).transpose()?.unwrap_or(false);
+    // Filters from 3.28 (`volume_type` from 3.35); the pool list is the
+    // one list whose filters bind admins too.
+    let mut q: Vec<(String, String)> = q.into_iter().filter(|(k, _)| k != "detail").collect();
+    if version < Version::POOL_FILTER {
+        q.clear();
+    }
+    if version < Version::POOL_TYPE_FILTER {
+        q.retain(|(k, _)| k != "volume_type");
+    }
+    let f = Filters::parse(&q, version, false, super::filters::allowed_for("pool"))?;
+    let type_backend: Option<Option<String>> = match f.get("volume_type") {
+        Some(t) => {
+            let t = bs
+                .get_type(&caller, t)
+                .await
+                .map_err(|_| ApiError::not_found(format!("Volume type {t} could not be found.")))?;
+            Some(t.extra_specs.get("volume_backend_name").cloned())
+        }
+        None => None,
+    };
     let items: Vec<Value> = bs
         .services()
         .await?
         .into_iter()
         .filter(|s| s.row.binary == crate::services::VOLUME_BINARY && s.up)
+        .filter(|s| {
+            let backend = s.row.backend_name.clone().unwrap_or_default();
+            let name = format!("{}#{backend}", s.row.host);
+            let type_ok = match &type_backend {
+                Some(Some(want)) => *want == backend,
+                _ => true,
+            };
+            type_ok && (f.matches_str("name", &name) || f.matches_str("name", &backend))
+        })
         .map(|s| {
             let backend = s.row.backend_name.clone().unwrap_or_default();
             let name = format!("{}#{backend}", s.row.host);
@@ -314,4 +348,29 @@ pub async fn capabilities(
         },
     }))
     .into_response())
+}
+
+/// `GET /resource_filters[?resource=…]` (3.33): the filters users may
+/// use on each list.
+pub async fn resource_filters(
+    State(bs): State<BlockStorage>,
+    Auth(ctx): Auth,
+    version: Version,
+    Path(project): Path<String>,
+    axum::extract::Query(q): QueryPairs,
+) -> ApiResult<Response> {
+    if version < Version::RESOURCE_FILTER_CONFIG {
+        return Err(ApiError::not_found(format!(
+            "The resource could not be found. (it needs microversion {}; the request asked for {version})",
+            Version::RESOURCE_FILTER_CONFIG
+        )));
+    }
+    bs.caller(&ctx, &project)?;
+    let wanted = query(&q, "resource");
+    let items: Vec<Value> = RESOURCE_FILTERS
+        .iter()
+        .filter(|(r, _)| wanted.is_none_or(|w| w == *r))
+        .map(|(r, f)| json!({"resource": r, "filters": f}))
+        .collect();
+    Ok(Json(json!({"resource_filters": items})).into_response())
 }

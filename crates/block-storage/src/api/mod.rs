@@ -1,6 +1,9 @@
 //! Cinder v3's HTTP surface: the route table and the helpers the resource
 //! files share (the caller, lists with filters, sort and pages).
 
+mod attachments;
+mod filters;
+mod messages;
 mod misc;
 mod quotas;
 mod snapshots;
@@ -31,6 +34,7 @@ impl BlockStorage {
         let v3 = Router::new()
             .route("/v3/{project_id}/volumes", get(volumes::list).post(volumes::create))
             .route("/v3/{project_id}/volumes/detail", get(volumes::detail))
+            .route("/v3/{project_id}/volumes/summary", get(volumes::summary_of))
             .route(
                 "/v3/{project_id}/volumes/{id}",
                 get(volumes::show).put(volumes::update).delete(volumes::delete),
@@ -70,6 +74,24 @@ impl BlockStorage {
                     .put(snapshots::metadata_item_set)
                     .delete(snapshots::metadata_item_delete),
             )
+            .route(
+                "/v3/{project_id}/attachments",
+                get(attachments::list).post(attachments::create),
+            )
+            .route("/v3/{project_id}/attachments/detail", get(attachments::list_detail))
+            .route(
+                "/v3/{project_id}/attachments/{id}",
+                get(attachments::show)
+                    .put(attachments::update)
+                    .delete(attachments::delete),
+            )
+            .route("/v3/{project_id}/attachments/{id}/action", post(attachments::action))
+            .route("/v3/{project_id}/messages", get(messages::list))
+            .route(
+                "/v3/{project_id}/messages/{id}",
+                get(messages::show).delete(messages::delete),
+            )
+            .route("/v3/{project_id}/resource_filters", get(misc::resource_filters))
             .route("/v3/{project_id}/types", get(types::list).post(types::create))
             .route("/v3/{project_id}/types/default", get(types::show_default))
             .route(
@@ -139,6 +161,7 @@ impl BlockStorage {
             project_id: project,
             is_admin: self.policy.enforce("context_is_admin", &json!({}), &ctx.policy_creds),
             token: ctx.token.clone(),
+            request_id: None,
         })
     }
 

@@ -87,11 +87,23 @@ pub async fn delete(
 pub async fn limits(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: super::versions::Version,
     Path(project): Path<String>,
+    axum::extract::Query(params): super::QueryPairs,
 ) -> ApiResult<Response> {
-    bs.caller(&ctx, &project)?;
-    bs.authorize(&ctx, "limits_extension:used_limits", &project)?;
-    let q = bs.quota_usage(&project).await?;
+    let caller = bs.caller(&ctx, &project)?;
+    // From 3.39 an admin may ask for another project's (`project_id`, or
+    // the older `tenant_id`); anyone else gets their own.
+    let target = if version >= super::versions::Version::LIMITS_ADMIN_FILTER && caller.is_admin {
+        super::query(&params, "project_id")
+            .or_else(|| super::query(&params, "tenant_id"))
+            .unwrap_or(&project)
+            .to_owned()
+    } else {
+        project.clone()
+    };
+    bs.authorize(&ctx, "limits_extension:used_limits", &target)?;
+    let q = bs.quota_usage(&target).await?;
     let get = |k: &str| q.get(k).copied().unwrap_or_default();
     Ok(Json(json!({"limits": {
         "rate": [],

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use ::api::{ApiError, Auth, AuthContext, ValidJson};
 
+use super::filters::{Filters, allowed_for};
+use super::versions::Version;
 use super::volumes::one_meta;
 use super::{ApiResult, QueryPairs, isotime, metadata_body, query, sort_and_page, string_map, truthy};
 use crate::db::snapshots::SnapshotRow;
@@ -18,7 +20,7 @@ const SORT_KEYS: &[&str] = &["id", "name", "status", "size", "created_at", "upda
 
 /// `extended`: with the `os-extended-snapshot-attributes` of show and
 /// detail.
-fn render(bs: &BlockStorage, ctx: &AuthContext, s: &SnapshotRow, extended: bool) -> Value {
+fn render(bs: &BlockStorage, ctx: &AuthContext, s: &SnapshotRow, version: Version, extended: bool) -> Value {
     let mut out = json!({
         "id": s.id,
         "name": s.name,
@@ -30,6 +32,9 @@ fn render(bs: &BlockStorage, ctx: &AuthContext, s: &SnapshotRow, extended: bool)
         "created_at": isotime(s.created_at),
         "updated_at": isotime(s.updated_at),
     });
+    if version >= Version::SNAPSHOT_LIST_USER_ID {
+        out["user_id"] = json!(s.user_id);
+    }
     if extended && bs.allowed(ctx, "volume_extension:extended_snapshot_attributes", &s.project_id) {
         let progress = match &s.progress {
             Some(p) => p.as_str(),
@@ -47,6 +52,7 @@ async fn listed(
     ctx: &AuthContext,
     project: &str,
     q: &[(String, String)],
+    version: Version,
     detail: bool,
 ) -> ApiResult<Response> {
     let caller = bs.caller(ctx, project)?;
@@ -55,15 +61,34 @@ async fn listed(
     let rows = bs
         .list_snapshots(&caller, all, query(q, "project_id").filter(|_| all))
         .await?;
+    let mut fq: Vec<(String, String)> = q.to_vec();
+    if version < Version::SNAPSHOT_LIST_METADATA_FILTER {
+        fq.retain(|(k, _)| k != "metadata");
+    }
+    let f = Filters::parse(&fq, version, caller.is_admin, allowed_for("snapshot"))?;
+    let metadata = match f.get("metadata") {
+        Some(m) => {
+            let v: Value = serde_json::from_str(m)
+                .or_else(|_| serde_json::from_str(&m.replace('\'', "\"")))
+                .map_err(|_| ApiError::bad_request(format!("Invalid input received: Invalid filter metadata {m}")))?;
+            Some(super::string_map(&v, "metadata")?)
+        }
+        None => None,
+    };
     let mut items = Vec::new();
     for s in &rows {
-        if query(q, "name").is_some_and(|n| s.name.as_deref() != Some(n))
-            || query(q, "status").is_some_and(|st| s.status != st)
-            || query(q, "volume_id").is_some_and(|v| s.volume_id != v)
+        if !(f.matches_opt("name", s.name.as_deref())
+            && f.matches_str("status", &s.status)
+            && f.matches_str("volume_id", &s.volume_id))
         {
             continue;
         }
-        items.push(render(bs, ctx, s, true));
+        if let Some(m) = &metadata
+            && !m.iter().all(|(k, v)| s.metadata.get(k) == Some(v))
+        {
+            continue;
+        }
+        items.push(render(bs, ctx, s, version, true));
     }
     let path = if detail { "snapshots/detail" } else { "snapshots" };
     let base = format!("{}/v3/{project}/{path}", bs.base_url());
@@ -93,19 +118,21 @@ async fn listed(
 pub async fn list(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path(project): Path<String>,
     axum::extract::Query(q): QueryPairs,
 ) -> ApiResult<Response> {
-    listed(&bs, &ctx, &project, &q, false).await
+    listed(&bs, &ctx, &project, &q, version, false).await
 }
 
 pub async fn detail(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path(project): Path<String>,
     axum::extract::Query(q): QueryPairs,
 ) -> ApiResult<Response> {
-    listed(&bs, &ctx, &project, &q, true).await
+    listed(&bs, &ctx, &project, &q, version, true).await
 }
 
 fn opt_string(v: &Value, key: &str) -> ApiResult<Option<String>> {
@@ -121,6 +148,7 @@ fn opt_string(v: &Value, key: &str) -> ApiResult<Option<String>> {
 pub async fn create(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path(project): Path<String>,
     ValidJson(body): ValidJson<Value>,
 ) -> ApiResult<Response> {
@@ -161,7 +189,7 @@ pub async fn create(
     let row = bs.create_snapshot(&caller, req).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"snapshot": render(&bs, &ctx, &row, false)})),
+        Json(json!({"snapshot": render(&bs, &ctx, &row, version, false)})),
     )
         .into_response())
 }
@@ -182,15 +210,17 @@ async fn visible(
 pub async fn show(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path((project, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (_, s) = visible(&bs, &ctx, &project, &id, "volume:get_snapshot").await?;
-    Ok(Json(json!({"snapshot": render(&bs, &ctx, &s, true)})).into_response())
+    Ok(Json(json!({"snapshot": render(&bs, &ctx, &s, version, true)})).into_response())
 }
 
 pub async fn update(
     State(bs): State<BlockStorage>,
     Auth(ctx): Auth,
+    version: Version,
     Path((project, id)): Path<(String, String)>,
     ValidJson(body): ValidJson<Value>,
 ) -> ApiResult<Response> {
@@ -224,7 +254,7 @@ pub async fn update(
             pick("description", "display_description")?,
         )
         .await?;
-    Ok(Json(json!({"snapshot": render(&bs, &ctx, &row, false)})).into_response())
+    Ok(Json(json!({"snapshot": render(&bs, &ctx, &row, version, false)})).into_response())
 }
 
 pub async fn delete(

@@ -4,6 +4,8 @@
 //! microseconds since the epoch; metadata and extra specs are JSON objects
 //! in a `TEXT` column (they are read and written whole with their owner).
 
+pub mod attachments;
+pub mod messages;
 pub mod quotas;
 pub mod services;
 pub mod snapshots;
@@ -24,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "snapshot progress",
         sql: "ALTER TABLE snapshots ADD COLUMN progress VARCHAR(10)",
+    },
+    Migration {
+        version: 3,
+        description: "volume attachments and user messages",
+        sql: include_str!("schema_v3.sql"),
     },
 ];
 

@@ -20,7 +20,6 @@ async fn bad_input_gets_cinder_faults_and_never_a_5xx() {
         (json!({"volume": {"size": 1, "volume_type": "nope"}}), 404),
         (json!({"volume": {"size": 1, "snapshot_id": "nope"}}), 404),
         (json!({"volume": {"size": 1, "source_volid": "nope"}}), 404),
-        (json!({"volume": {"size": 1, "multiattach": true}}), 400),
         (json!({"volume": {"size": 1, "imageRef": "nope"}}), 400),
         (json!({"volume": "x"}), 400),
         (json!([1, 2]), 400),

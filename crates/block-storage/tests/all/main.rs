@@ -2,9 +2,12 @@
 //! HTTP through `test-cloud` (identity + image + block storage with one
 //! file-driver agent), one module per resource group.
 
+mod attach;
+mod attachments;
 mod backends;
 mod errors;
 mod images;
+mod microversions;
 mod reconcile;
 mod snapshots;
 mod types;

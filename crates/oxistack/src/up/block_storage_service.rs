@@ -44,8 +44,10 @@ pub async fn block_storage(site: &Site, controller_host: &str) -> anyhow::Result
 /// `<data dir>/block-storage`.
 pub async fn start_volume_agent(site: &Site, node: &str) -> anyhow::Result<::block_storage::agent::Agent> {
     let root = site.dir.join("block-storage");
+    // The compute agent of this node connects as `node`.
     let driver = ::block_storage::agent::driver::file::FileDriver::open(&root)
-        .with_context(|| format!("opening the file volume driver at {}", root.display()))?;
+        .with_context(|| format!("opening the file volume driver at {}", root.display()))?
+        .also_local(node);
     let config = ::block_storage::agent::AgentConfig::new(node, "file");
     ::block_storage::agent::Agent::start(config, site.bus.clone(), Arc::new(driver))
         .await

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::{Capacity, Driver, DriverError, GIB, Inventory};
-use crate::rpc::ConnectionInfo;
+use crate::rpc::{ConnectionInfo, Connector};
 
 #[derive(Clone, Debug, Default)]
 struct Disk {
@@ -20,6 +20,8 @@ struct State {
     volumes: HashMap<String, Disk>,
     snapshots: HashMap<String, Disk>,
     fail: HashMap<String, String>,
+    /// `(volume, host)` pairs with a live export.
+    exports: std::collections::BTreeSet<(String, String)>,
 }
 
 pub struct FakeDriver {
@@ -70,6 +72,16 @@ impl FakeDriver {
         Ok((0..len as u64)
             .map(|i| d.bytes.get(&(offset + i)).copied().unwrap_or(0))
             .collect())
+    }
+
+    /// The hosts a volume is exported to now.
+    pub fn exports_of(&self, id: &str) -> Vec<String> {
+        self.lock()
+            .exports
+            .iter()
+            .filter(|(v, _)| v == id)
+            .map(|(_, h)| h.clone())
+            .collect()
     }
 
     pub fn size_of(&self, id: &str) -> Option<u64> {
@@ -195,21 +207,50 @@ impl Driver for FakeDriver {
         Ok(())
     }
 
+    async fn revert_to_snapshot(&self, volume_id: &str, snapshot_id: &str) -> Result<(), DriverError> {
+        self.check("revert_to_snapshot")?;
+        let mut s = self.lock();
+        let snap = s
+            .snapshots
+            .get(snapshot_id)
+            .cloned()
+            .ok_or_else(|| DriverError::NotFound(snapshot_id.into()))?;
+        let vol = s
+            .volumes
+            .get_mut(volume_id)
+            .ok_or_else(|| DriverError::NotFound(volume_id.into()))?;
+        let size = vol.size;
+        *vol = Disk {
+            size,
+            bytes: snap.bytes,
+        };
+        Ok(())
+    }
+
     async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), DriverError> {
         self.check("delete_snapshot")?;
         self.lock().snapshots.remove(snapshot_id);
         Ok(())
     }
 
-    async fn connection_info(&self, id: &str) -> Result<ConnectionInfo, DriverError> {
-        if !self.lock().volumes.contains_key(id) {
+    async fn initialize_connection(&self, id: &str, connector: &Connector) -> Result<ConnectionInfo, DriverError> {
+        self.check("initialize_connection")?;
+        let mut s = self.lock();
+        if !s.volumes.contains_key(id) {
             return Err(DriverError::NotFound(id.into()));
         }
+        s.exports.insert((id.to_owned(), connector.host.clone()));
         let mut data = BTreeMap::new();
         data.insert("volume_id".to_owned(), serde_json::json!(id));
         Ok(ConnectionInfo {
             driver_volume_type: "fake".into(),
             data,
         })
+    }
+
+    async fn terminate_connection(&self, id: &str, connector: &Connector) -> Result<(), DriverError> {
+        self.check("terminate_connection")?;
+        self.lock().exports.remove(&(id.to_owned(), connector.host.clone()));
+        Ok(())
     }
 }

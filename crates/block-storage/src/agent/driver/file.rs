@@ -20,6 +20,13 @@
 //! [`FileDriver::open`] removes. Images are converted with `qemu-img`
 //! with an explicit `-f` always, after `qemu-img info` has shown that they
 //! refer to no other file.
+//!
+//! Exports: a host that sees this driver's files (this machine, under any
+//! of the names in [`LocalHosts`]) gets the file's path, `driver_volume_type`
+//! `file`, and opens it itself; there is nothing to set up or tear down. A
+//! host on another machine would need a `qemu-nbd` export of the file (over
+//! TCP, QEMU attaching `nbd://`); that is not built, and such a connector
+//! is refused with that reason rather than handed a path it cannot open.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,12 +34,39 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::{Capacity, Driver, DriverError, GIB, Inventory};
-use crate::rpc::ConnectionInfo;
+use crate::rpc::{ConnectionInfo, Connector};
+
+/// The connector hosts that share this machine's files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalHosts {
+    /// Every host: all roles run on one machine (`oxistack up`, tests).
+    Any,
+    /// These host names (the machine's own name by default, as Nova's
+    /// `[DEFAULT] host` defaults to it).
+    Named(Vec<String>),
+}
+
+impl LocalHosts {
+    fn contains(&self, host: &str) -> bool {
+        match self {
+            LocalHosts::Any => true,
+            LocalHosts::Named(names) => names.iter().any(|n| n == host),
+        }
+    }
+}
+
+/// The machine's host name (`/proc/sys/kernel/hostname`).
+fn machine_hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
 
 pub struct FileDriver {
     volumes: PathBuf,
     snapshots: PathBuf,
     scratch: PathBuf,
+    local_hosts: LocalHosts,
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> DriverError {
@@ -95,6 +129,7 @@ impl FileDriver {
             volumes: root.join("volumes"),
             snapshots: root.join("snapshots"),
             scratch: root.join("tmp"),
+            local_hosts: LocalHosts::Named(machine_hostname().into_iter().collect()),
         };
         for dir in [&d.volumes, &d.snapshots, &d.scratch] {
             std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
@@ -107,6 +142,24 @@ impl FileDriver {
             }
         }
         Ok(d)
+    }
+
+    /// Which connector hosts get a local path (the machine's name only,
+    /// unless told otherwise).
+    pub fn with_local_hosts(mut self, hosts: LocalHosts) -> FileDriver {
+        self.local_hosts = hosts;
+        self
+    }
+
+    /// Adds a name under which this machine's hosts connect (the node name
+    /// the compute agent of this machine uses).
+    pub fn also_local(mut self, host: &str) -> FileDriver {
+        if let LocalHosts::Named(names) = &mut self.local_hosts
+            && !names.iter().any(|n| n == host)
+        {
+            names.push(host.to_owned());
+        }
+        self
     }
 
     pub fn volume_path(&self, id: &str) -> PathBuf {
@@ -344,23 +397,73 @@ impl Driver for FileDriver {
             .await
     }
 
+    async fn revert_to_snapshot(&self, volume_id: &str, snapshot_id: &str) -> Result<(), DriverError> {
+        check_id(volume_id)?;
+        check_id(snapshot_id)?;
+        let dst = self.volume_path(volume_id);
+        if !dst.exists() {
+            return Err(DriverError::NotFound(format!("volume-{volume_id}")));
+        }
+        let size = tokio::fs::metadata(&dst)
+            .await
+            .map_err(|e| io("cannot stat", &dst, e))?
+            .len();
+        // A copy beside the volume, renamed over it: the volume holds the
+        // old data or the snapshot's, never half of each. A guest that has
+        // the volume open keeps the old file until it reopens it, which is
+        // why the API reverts only volumes that are not attached.
+        let src = self.snapshot_path(snapshot_id);
+        if !src.exists() {
+            return Err(DriverError::NotFound(format!("snapshot-{snapshot_id}")));
+        }
+        let tmp = part(&dst);
+        let copied = run(
+            Command::new("cp")
+                .arg("--reflink=auto")
+                .arg("--sparse=always")
+                .arg("--")
+                .arg(&src)
+                .arg(&tmp),
+            "cp",
+        )
+        .await;
+        if let Err(e) = copied {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        self.finish(&tmp, &dst, Some(size.div_ceil(GIB))).await
+    }
+
     async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), DriverError> {
         check_id(snapshot_id)?;
         Self::remove(&self.snapshot_path(snapshot_id)).await
     }
 
-    async fn connection_info(&self, id: &str) -> Result<ConnectionInfo, DriverError> {
+    async fn initialize_connection(&self, id: &str, connector: &Connector) -> Result<ConnectionInfo, DriverError> {
         check_id(id)?;
         let path = self.volume_path(id);
         if !path.exists() {
             return Err(DriverError::NotFound(format!("volume-{id}")));
         }
+        if !self.local_hosts.contains(&connector.host) {
+            return Err(DriverError::Invalid(format!(
+                "host {} does not share this backend's files, and exports to other hosts (qemu-nbd) are not \
+                 supported by the file driver yet",
+                connector.host
+            )));
+        }
         let mut data = std::collections::BTreeMap::new();
-        data.insert("device_path".to_owned(), serde_json::json!(path.display().to_string()));
+        data.insert("path".to_owned(), serde_json::json!(path.display().to_string()));
         data.insert("format".to_owned(), serde_json::json!("raw"));
+        data.insert("volume_id".to_owned(), serde_json::json!(id));
         Ok(ConnectionInfo {
             driver_volume_type: "file".into(),
             data,
         })
+    }
+
+    async fn terminate_connection(&self, id: &str, _connector: &Connector) -> Result<(), DriverError> {
+        // A local path has no export to remove.
+        check_id(id)
     }
 }

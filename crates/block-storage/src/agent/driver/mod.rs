@@ -17,18 +17,27 @@
 //!   extending the volume afterwards does not change the snapshot, and a
 //!   volume made from a snapshot is independent of both.
 //! - `extend_volume` only grows; the data below the old size is kept.
+//! - `revert_to_snapshot` makes the volume's data the snapshot's, all or
+//!   nothing (after a crash the volume holds the old data or the
+//!   snapshot's, never a mix); the snapshot is unchanged. The volume keeps
+//!   its size (the API only reverts to a snapshot of the same size).
 //! - Sizes are GiB; a new volume reads as zeros where nothing was written.
 //! - `inventory` lists what the backend really has, for the agent's
 //!   reconciliation at start; ids never leak platform names.
-//! - `connection_info` says how a hypervisor reaches the volume
-//!   (Cinder's `connection_info`: `driver_volume_type` + `data`).
+//! - `initialize_connection` exports the volume to the host a connector
+//!   names and says how that host reaches it (Cinder's `connection_info`:
+//!   `driver_volume_type` + `data`, with `volume_id` in `data`); calling
+//!   it again for the same host answers the same export.
+//!   `terminate_connection` removes that host's export, and succeeds when
+//!   there is none. Neither changes the volume's data. A host the driver
+//!   cannot serve is [`DriverError::Invalid`], with the reason.
 
 pub mod fake;
 pub mod file;
 
 use std::path::Path;
 
-use crate::rpc::ConnectionInfo;
+use crate::rpc::{ConnectionInfo, Connector};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -84,8 +93,10 @@ pub trait Driver: Send + Sync + 'static {
     async fn delete_volume(&self, id: &str) -> Result<(), DriverError>;
     async fn extend_volume(&self, id: &str, new_size_gb: u64) -> Result<(), DriverError>;
     async fn create_snapshot(&self, snapshot_id: &str, volume_id: &str) -> Result<(), DriverError>;
+    async fn revert_to_snapshot(&self, volume_id: &str, snapshot_id: &str) -> Result<(), DriverError>;
     async fn delete_snapshot(&self, snapshot_id: &str) -> Result<(), DriverError>;
-    async fn connection_info(&self, id: &str) -> Result<ConnectionInfo, DriverError>;
+    async fn initialize_connection(&self, id: &str, connector: &Connector) -> Result<ConnectionInfo, DriverError>;
+    async fn terminate_connection(&self, id: &str, connector: &Connector) -> Result<(), DriverError>;
 }
 
 pub(crate) const GIB: u64 = 1 << 30;
