@@ -7,8 +7,14 @@
 # output; stop/start, reboot, pause/unpause, suspend/resume act on the QEMU
 # process; a snapshot boots a second server; delete leaves no QEMU process and
 # no instance directory behind; a guest outlives a restart of `oxistack up`
-# and is adopted, not rebooted; a qcow2 naming a backing file gives a server
-# in ERROR with a fault, and no QEMU process.
+# and is adopted, not rebooted; a volume is hot-plugged into the running guest
+# (`server add volume`: in-use, QEMU has its virtio disk), unplugged
+# (`server remove volume`) and released when the server is deleted; a server
+# on a network gets a port (ACTIVE once the network agent plugged its tap),
+# QEMU opens the tap, the guest's console shows the address it got by DHCP,
+# `server add/remove network` hot-plugs and unplugs NICs, and delete removes
+# the port and the tap; a qcow2 naming a backing file gives a server in ERROR
+# with a fault, and no QEMU process.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/guest-cli-cloud),
 # OXI_PORT_OFFSET (default 20600).
@@ -70,7 +76,9 @@ qemu_gone() { ! qemu_runs "$1"; }
 
 step "hypervisor is QEMU" expect_match '^QEMU$' \
     bash -c 'openstack hypervisor show "$(openstack hypervisor list -f value -c ID | head -n1)" -f value -c hypervisor_type'
-step "oxistack up uploaded the test image" wait_field status active 180 openstack image show oxistack-test
+# `up` uploads the image in the background: not there yet is not a failure.
+step "oxistack up uploaded the test image" wait_field status active 180 \
+    bash -c 'openstack image show oxistack-test "$@" 2>/dev/null || echo missing' _
 step "the image boots with its kernel and ramdisk images" expect_match 'kernel_id' \
     openstack image show oxistack-test -f value -c properties
 
@@ -117,6 +125,43 @@ step "the guest was adopted: same QEMU process" expect_match "^$QEMU_PID\$" \
     pgrep -f -- "[q]emu-system.* -uuid $SRV_ID"
 step "adopted without a boot" console_count "$SRV_ID" 3 "$MARKER"
 
+# --- a volume hot-plugged into the running guest and out again (about 20 s) ---
+qmp_query() {  # UUID COMMAND - the answer of the guest's QEMU to a QMP query
+    python3 - "$INSTANCES/$1/qmp.sock" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        m = json.loads(f.readline())
+        if "return" in m or "error" in m:
+            break
+print(json.dumps(m))
+PY
+}
+no_volume_disk() {  # UUID VOLUME - QEMU has no disk of the volume
+    ! qmp_query "$1" query-block | grep -q -- "vol-$2"
+}
+step "volume create" os_id volume create --size 1 "vol-$S"
+VOL_ID="$STEP_OUT"
+step "the volume is available" wait_field status available 60 openstack volume show "$VOL_ID"
+step "server add volume (running guest)" openstack server add volume "$SRV_ID" "$VOL_ID"
+step "the volume is in-use" wait_field status in-use 60 openstack volume show "$VOL_ID"
+step "server volume list: /dev/vdb" expect_match "/dev/vdb.*$VOL_ID|$VOL_ID.*/dev/vdb" \
+    openstack server volume list "$SRV_ID" -f value
+step "QEMU has the volume's virtio disk" expect_match "vol-$VOL_ID" qmp_query "$SRV_ID" query-block
+step "server remove volume" openstack server remove volume "$SRV_ID" "$VOL_ID"
+step "the volume is available again" wait_field status available 60 openstack volume show "$VOL_ID"
+step "QEMU has no disk of it" no_volume_disk "$SRV_ID" "$VOL_ID"
+step "server add volume again (kept until the server is deleted)" \
+    openstack server add volume "$SRV_ID" "$VOL_ID"
+step "in-use again" wait_field status in-use 60 openstack volume show "$VOL_ID"
+
 step "server image create --wait" os_id server image create --name "$SNAP" --wait "$SRV_ID"
 SNAP_ID="$(tail -n1 <<<"$STEP_OUT")"
 step "the snapshot is active" wait_field status active 60 openstack image show "$SNAP_ID"
@@ -131,6 +176,52 @@ step "server delete --wait (both)" openstack server delete --wait "$SRV_ID" "$SR
 step "no QEMU process or file left of the first" no_leftovers "$SRV_ID"
 step "no QEMU process or file left of the second" no_leftovers "$SRV2_ID"
 step "image delete (snapshot)" openstack image delete "$SNAP_ID"
+step "the deleted server's volume is available" wait_field status available 60 openstack volume show "$VOL_ID"
+step "volume delete" openstack volume delete "$VOL_ID"
+
+# --- a guest on a network: a Neutron port, its tap, DHCP, hot-plug (~35 s) ----
+NET="net-$S" NSRV="nsrv-$S" NET_CIDR=10.251.7.0/24
+port_count() {  # SERVER COUNT [STATUS] - SERVER has COUNT ports (of STATUS) (waits 60 s)
+    local n i
+    for ((i = 0; i < 60; i++)); do
+        n="$(openstack port list --device-id "$1" ${3:+--status "$3"} -f value -c ID | wc -l)"
+        [ "$n" = "$2" ] && return 0
+        sleep 1
+    done
+    say "$n ports (wanted $2)"; return 1
+}
+tap_gone() {  # TAP - the network agent removed the tap (waits 30 s)
+    local i
+    for ((i = 0; i < 30; i++)); do [ -e "/sys/class/net/$1" ] || return 0; sleep 1; done
+    say "$1 still there"; return 1
+}
+step "network create" os_id network create "$NET"
+NET_ID="$STEP_OUT"
+step "subnet create" os_id subnet create --network "$NET_ID" --subnet-range "$NET_CIDR" "sub-$S"
+step "server create --network --wait" os_id server create --image oxistack-test --flavor m1.tiny \
+    --network "$NET_ID" --wait "$NSRV"
+NSRV_ID="$(tail -n1 <<<"$STEP_OUT")"
+step "the server has one port" os_id port list --device-id "$NSRV_ID"
+PORT_ID="$STEP_OUT" TAP="tap${STEP_OUT:0:11}"
+step "the port is ACTIVE (its tap plugged)" wait_field status ACTIVE 60 openstack port show "$PORT_ID"
+step "the port is bound to this host as compute:nova" expect_match '^compute:nova$' \
+    openstack port show "$PORT_ID" -f value -c device_owner
+PORT_IP="$(openstack port show "$PORT_ID" -f json -c fixed_ips |
+    sed -n 's/.*"ip_address": "\([0-9.]*\)".*/\1/p' | head -n1)"
+step "server show: the address on the network" expect_match "$NET.*$PORT_IP" \
+    openstack server show "$NSRV_ID" -f value -c addresses
+step "QEMU opened the port's tap" pgrep -f -- "[q]emu-system.* -uuid $NSRV_ID .*ifname=$TAP"
+step "console log: the guest got its address by DHCP" console_has "$NSRV_ID" 1 \
+    "oxistack-test-guest: dhcp ok $PORT_IP"
+step "server add network (hot-plug)" openstack server add network "$NSRV_ID" "$NET_ID"
+step "two ports, both ACTIVE" port_count "$NSRV_ID" 2 ACTIVE
+step "server remove network (both NICs released by the guest)" \
+    openstack server remove network "$NSRV_ID" "$NET_ID"
+step "no port left" port_count "$NSRV_ID" 0
+step "server delete --wait (on the network)" openstack server delete --wait "$NSRV_ID"
+step "its port is deleted" expect_fail openstack port show "$PORT_ID"
+step "its tap is removed" tap_gone "$TAP"
+step "network delete" openstack network delete "$NET_ID"
 
 qemu-img create -q -f qcow2 -b /etc/hostname -F raw "$E2E_TMP/backed.qcow2" 64M
 step "image create: a qcow2 naming a backing file" os_id image create --disk-format qcow2 \

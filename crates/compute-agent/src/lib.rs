@@ -18,6 +18,9 @@
 //!   through the driver, one at a time per instance, and their outcomes
 //!   become the `instance_update`s Nova would make (states, faults,
 //!   instance-action events, `expected_task_state` guards).
+//! - `volumes`: the agent's half of a volume attach or detach (Nova's
+//!   `driver_block_device`): connect through [`volume_client`], the
+//!   driver's hot-plug, the roll-backs.
 //! - `reconcile`: what the agent does at start with instances the
 //!   controller places here and the driver has or lacks (Nova's
 //!   `init_host`); its doc has the table.
@@ -49,6 +52,8 @@ pub mod host;
 mod manager;
 mod reconcile;
 pub mod rpc;
+pub mod volume_client;
+mod volumes;
 
 pub use agent::{Agent, AgentConfig, AgentError};
 pub use driver::{Driver, DriverError, DriverInstance, FakeDriver, InstanceInfo, QemuConfig, QemuDriver};

@@ -452,8 +452,19 @@ impl Manager {
                 volume_id,
                 connection_info,
                 mountpoint,
-            } => d.attach_volume(uuid, volume_id, connection_info, mountpoint).await,
-            Action::DetachVolume { volume_id, mountpoint } => d.detach_volume(uuid, volume_id, mountpoint).await,
+                volume_api,
+            } => match volume_api {
+                Some(api) => self.attach_volume(ctx, uuid, volume_id, mountpoint, api).await,
+                None => d.attach_volume(uuid, volume_id, connection_info, mountpoint).await,
+            },
+            Action::DetachVolume {
+                volume_id,
+                mountpoint,
+                volume_api,
+            } => match volume_api {
+                Some(api) => self.detach_volume(ctx, uuid, volume_id, mountpoint, api).await,
+                None => d.detach_volume(uuid, volume_id, mountpoint).await,
+            },
             Action::AttachInterface { port } => d.attach_interface(uuid, port).await,
             Action::DetachInterface { port_id } => d.detach_interface(uuid, port_id).await,
         }

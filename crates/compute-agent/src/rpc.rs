@@ -13,6 +13,8 @@
 //! - cast `instance_update` [`InstanceUpdate`] on every state change
 //! - cast `build_failed` [`BuildFailed`] when a build on this host failed
 //!   (the conductor releases the claim and re-schedules)
+//! - cast `volume_event` [`VolumeEvent`] when a volume attach or detach
+//!   ended
 //! - call `instances_on_host` [`HostQuery`] → `Vec<InstanceRecord>` (the
 //!   controller's view, which the agent reconciles with its driver on start)
 
@@ -87,7 +89,14 @@ pub struct InstanceSpec {
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub availability_zone: Option<String>,
-    /// Filled by the network issue (ports to plug); empty until then.
+    /// The ports to plug, one VIF each in the shape of Nova's network
+    /// model (see the `compute` crate's `network` module): `id` (the port),
+    /// `address` (its MAC), `devname` (`tap<id[..11]>`, the tap the
+    /// network agent makes), `type`, `vnic_type`, `details`,
+    /// `preserve_on_delete`, and `network` with `id`, `label`, `bridge`,
+    /// `meta.mtu` and `subnets` (`cidr`, `gateway`, `dns`, `ips` with their
+    /// `floating_ips`). Empty without a network service. The same shape
+    /// is the `port` of [`Action::AttachInterface`].
     #[serde(default)]
     pub network_info: Vec<Value>,
     /// Filled by the block-storage issue; empty until then.
@@ -155,15 +164,27 @@ pub enum Action {
     },
     /// Destroy the instance and its local disks.
     Terminate,
-    /// Attach/detach hooks for the volume and network issues.
+    /// Attach a volume the controller has reserved. With `volume_api`
+    /// (the project's block-storage endpoint) the agent connects it
+    /// (`os-initialize_connection`), hands it to the driver and marks it
+    /// attached (`os-attach`), rolling back on failure, and casts
+    /// `volume_event`; without, `connection_info` goes to the driver as is.
     AttachVolume {
         volume_id: String,
+        #[serde(default)]
         connection_info: Value,
         mountpoint: String,
+        #[serde(default)]
+        volume_api: Option<String>,
     },
+    /// Detach a volume the controller has marked `detaching`; with
+    /// `volume_api`, the agent then ends its connection and `os-detach`es
+    /// it (or rolls the detaching back) and casts `volume_event`.
     DetachVolume {
         volume_id: String,
         mountpoint: String,
+        #[serde(default)]
+        volume_api: Option<String>,
     },
     AttachInterface {
         port: Value,
@@ -351,6 +372,21 @@ pub struct HostReport {
     /// Absent from older agents' reports: Nova's defaults.
     #[serde(default)]
     pub allocation: AllocationSettings,
+}
+
+/// The outcome of a volume attach or detach on the agent (cast
+/// `volume_event`): the controller keeps or drops the instance's block
+/// device mapping accordingly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeEvent {
+    pub instance_uuid: String,
+    pub host: String,
+    pub volume_id: String,
+    /// `attach` or `detach`.
+    pub operation: String,
+    pub ok: bool,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

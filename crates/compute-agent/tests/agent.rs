@@ -454,6 +454,7 @@ async fn volume_and_interface_hooks_reach_the_driver() {
                 volume_id: "vol-1".to_owned(),
                 connection_info: json!({"driver_volume_type": "file", "data": {"path": "/tmp/v"}}),
                 mountpoint: "/dev/vdb".to_owned(),
+                volume_api: None,
             },
         )
         .await;
@@ -472,6 +473,7 @@ async fn volume_and_interface_hooks_reach_the_driver() {
                 volume_id: "vol-2".to_owned(),
                 connection_info: json!({}),
                 mountpoint: "/dev/vdb".to_owned(),
+                volume_api: None,
             },
         )
         .await;
@@ -500,6 +502,7 @@ async fn volume_and_interface_hooks_reach_the_driver() {
             Action::DetachVolume {
                 volume_id: "vol-1".to_owned(),
                 mountpoint: "/dev/vdb".to_owned(),
+                volume_api: None,
             },
         )
         .await;

@@ -68,6 +68,11 @@ impl Handler for ConductorHandler {
                 c.handle_build_failed(f).await.map_err(remote)?;
                 Ok(Value::Null)
             }
+            "volume_event" => {
+                let e: rpc::VolumeEvent = args(method, a)?;
+                c.handle_volume_event(e).await.map_err(remote)?;
+                Ok(Value::Null)
+            }
             "instances_on_host" => {
                 let q: HostQuery = args(method, a)?;
                 let records = c.instances_on_host(&q.host).await.map_err(remote)?;
@@ -141,9 +146,20 @@ impl Compute {
         drop(guard);
         self.record_event(uuid, SCHEDULE_EVENT, "Success", None, Some(&chosen.host))
             .await?;
-        let Some(row) = db::servers::get(&self.db, uuid).await? else {
+        let Some(mut row) = db::servers::get(&self.db, uuid).await? else {
             return self.placement.release(uuid).await;
         };
+        match self.allocate_networks(&row, &chosen.host, &ctx).await {
+            Ok(vifs) => row.network_info = vifs,
+            Err(e) => {
+                // Nova's BuildAbortException: another host would not help.
+                tracing::error!(instance = %uuid, error = %e, "network allocation failed");
+                let message = format!(
+                    "Build of instance {uuid} aborted: Failed to allocate the network(s), not rescheduling. {e}"
+                );
+                return self.fail_build(&row, &message).await;
+            }
+        }
         let req = BuildRequest {
             context: ctx,
             instance: instance_spec(&row),
@@ -299,6 +315,13 @@ impl Compute {
             )
             .await?;
         }
+        if let Some(event) = &u.event
+            && let Err(e) = self
+                .interface_op_done(&uuid, &event.event, event.result == "Success")
+                .await
+        {
+            tracing::error!(instance = %uuid, error = %e, "cannot settle the interface change");
+        }
         if u.deleted {
             tracing::info!(instance = %uuid, host = %u.host, "terminated on its host");
             return self.finish_delete(&uuid).await;
@@ -388,6 +411,11 @@ impl Compute {
         tracing::info!(instance = %uuid, vm_state = ?u.vm_state, task_state = ?u.task_state, "instance updated");
         if offloaded || build_failed {
             self.placement.release(&uuid).await?;
+            // The ports stay the instance's, bound to no host until it is
+            // built again (Nova's shelve offload).
+            if let Err(e) = self.unbind_ports(&uuid).await {
+                tracing::error!(instance = %uuid, error = %e, "cannot unbind the instance's ports");
+            }
         }
         if build_failed {
             self.forget_build_context(&uuid);

@@ -29,6 +29,12 @@ pub struct ComputeConfig {
     pub placement_url: String,
     /// The image endpoint (`http://host:9292`).
     pub image_url: String,
+    /// The network endpoint (`http://host:9696`); `None`: no network
+    /// service, servers get no ports.
+    pub network_url: Option<String>,
+    /// The block-storage endpoint (`http://host:8776`, Nova's `[cinder]`
+    /// section); `None`: no volumes in this cloud, attach answers 400.
+    pub volume_url: Option<String>,
     /// The service's credentials for placement.
     pub service_credentials: ServiceCredentials,
     /// `[DEFAULT] default_availability_zone`.
@@ -64,6 +70,8 @@ impl ComputeConfig {
             max_limit: 1000,
             placement_url: placement_url.into(),
             image_url: image_url.into(),
+            network_url: None,
+            volume_url: None,
             service_credentials,
             default_availability_zone: "nova".into(),
             max_attempts: 3,

@@ -15,25 +15,32 @@
 //! - domain logic, one module per resource: [`servers`] (create, delete,
 //!   status), [`actions`] (server actions and `os-instance-actions`),
 //!   [`server_groups`], [`quotas`] (counted, Nova's "counting quotas"),
-//!   [`usage`] (`os-simple-tenant-usage`);
+//!   [`usage`] (`os-simple-tenant-usage`), [`volume_attachments`]
+//!   (`os-volume_attachments`, block device mappings);
 //! - the [`scheduler`] (filters, placement candidates, weights, claim)
 //!   and the [`conductor`] (the bus end: reports, instance updates,
 //!   failed builds and their re-scheduling);
 //! - the REST clients of other services: [`placement_client`] (the
-//!   service's own token) and [`image_client`] (the user's token);
+//!   service's own token), [`image_client`] and [`volume_client`] (the
+//!   user's token);
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL.
 //!
 //! Servers, decisions where Nova leaves room or where this cloud differs:
-//! - Networking is a later issue: `networks` (`"auto"`, `"none"` or a
-//!   list) is validated and stored with the instance, `addresses` is `{}`.
+//! - Networking ([`network`]): with a network service
+//!   (`ComputeConfig::network_url`), the requested networks and ports are
+//!   checked at the API, ports are made and bound once the host is chosen,
+//!   and `addresses` comes from the instance's network info cache; without
+//!   one, `networks` is only checked for shape and `addresses` is `{}`.
 //! - A build's state machine is persisted (`vm_state`/`task_state`); the
 //!   build contexts (the user's token, for re-scheduling) are kept in
 //!   memory only, so a build re-scheduled after a controller restart
 //!   fetches its image without the user's token.
 //! - Server delete goes through the host's agent; when the instance never
 //!   reached a host, or its host's service is down, it is deleted locally
-//!   (Nova's local delete) and its allocation released.
+//!   (Nova's local delete) and its allocation released. Either way its
+//!   volumes are detached in block storage when the delete ends (deleted
+//!   when `delete_on_termination`).
 
 pub mod actions;
 pub mod aggregates;
@@ -47,6 +54,8 @@ pub mod hosts;
 pub mod image_client;
 pub mod keypairs;
 pub mod microversion;
+pub mod network;
+pub mod network_client;
 pub mod placement_client;
 pub mod policy;
 pub mod quotas;
@@ -55,6 +64,8 @@ pub mod server_groups;
 pub mod servers;
 pub mod services;
 pub mod usage;
+pub mod volume_attachments;
+pub mod volume_client;
 
 use std::sync::Arc;
 
@@ -75,6 +86,10 @@ pub struct Inner {
     pub placement: placement_client::PlacementClient,
     /// The image service, with the user's token.
     pub image: image_client::ImageClient,
+    /// The network service, when the cloud has one.
+    pub network: Option<network_client::NetworkClient>,
+    /// One read-modify-write of a network info cache at a time.
+    pub(crate) network_cache_lock: tokio::sync::Mutex<()>,
     /// One scheduling decision at a time.
     pub(crate) sched_lock: tokio::sync::Mutex<()>,
     /// The request context of builds in flight (for re-scheduling).
@@ -127,6 +142,10 @@ impl Compute {
         let placement =
             placement_client::PlacementClient::new(&config.placement_url, config.service_credentials.clone());
         let image = image_client::ImageClient::new(&config.image_url);
+        let network = config
+            .network_url
+            .as_deref()
+            .map(|url| network_client::NetworkClient::new(url, config.service_credentials.clone()));
         let compute = Compute(Arc::new(Inner {
             config,
             db,
@@ -135,6 +154,8 @@ impl Compute {
             bus,
             placement,
             image,
+            network,
+            network_cache_lock: tokio::sync::Mutex::new(()),
             sched_lock: tokio::sync::Mutex::new(()),
             build_contexts: Default::default(),
             providers: Default::default(),

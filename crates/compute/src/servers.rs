@@ -222,7 +222,7 @@ pub fn instance_spec(row: &InstanceRow) -> InstanceSpec {
         config_drive: row.config_drive.eq_ignore_ascii_case("true"),
         metadata: row.metadata.clone(),
         availability_zone: row.availability_zone.clone(),
-        network_info: Vec::new(),
+        network_info: crate::network::plugged(&row.network_info),
         block_device_info: Vec::new(),
     }
 }
@@ -359,6 +359,8 @@ impl Compute {
             None => None,
         };
 
+        self.validate_networks(caller, req.networks.as_ref(), req.max_count)
+            .await?;
         self.check_metadata_quota(caller.project_id(), req.metadata.len())
             .await?;
         let count = self
@@ -435,6 +437,7 @@ impl Compute {
                 deleted: false,
                 metadata: req.metadata.clone(),
                 tags: req.tags.clone(),
+                network_info: Vec::new(),
             });
         }
         db::servers::insert_many(&self.db, &mut rows).await?;
@@ -518,6 +521,8 @@ impl Compute {
     pub(crate) async fn hard_delete(&self, caller: &Caller, row: InstanceRow, action: &str) -> Result<()> {
         let uuid = row.uuid.clone();
         self.record_action(caller, &uuid, action).await?;
+        // The deleting user's token, for the release of the server's volumes.
+        self.remember_build_context(&uuid, caller.rpc());
         let host_up = match &row.host {
             Some(h) => self.host_is_up(h).await?,
             None => false,
@@ -541,7 +546,13 @@ impl Compute {
     /// The end of every delete: the allocation goes back to placement and
     /// the row is marked deleted.
     pub(crate) async fn finish_delete(&self, uuid: &str) -> Result<()> {
+        self.release_volumes(uuid).await;
         self.forget_build_context(uuid);
+        // Nova deallocates after the guest is gone; a network service that
+        // cannot be reached leaves ports behind, not an undeletable server.
+        if let Err(e) = self.deallocate_networks(uuid).await {
+            tracing::error!(instance = %uuid, error = %e, "cannot give the instance's ports back");
+        }
         if let Err(e) = self.placement.release(uuid).await {
             tracing::error!(instance = %uuid, error = %e, "cannot release the allocation; will retry at the next delete");
             return Err(e);

@@ -454,7 +454,19 @@ pub async fn run_controller(args: Controller) -> anyhow::Result<()> {
             .local_compute
             .as_ref()
             .map_or(args.host.as_str(), |l| l.host.as_str());
-        Some(network_service::start_agent(&site, host).await?)
+        let agent = network_service::start_agent(&site, host).await?;
+        // A port is plugged by the network agent whose host is the port's
+        // `binding:host_id`, which compute sets to the compute agent's host.
+        if let Some(local) = &args.local_compute
+            && agent.host() != local.host
+        {
+            anyhow::bail!(
+                "the network agent's host {:?} is not the compute agent's {:?}: ports would never be plugged",
+                agent.host(),
+                local.host
+            );
+        }
+        Some(agent)
     } else {
         None
     };

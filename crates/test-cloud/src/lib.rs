@@ -200,7 +200,17 @@ impl TestCloud {
     /// Also starts object storage on port 0 — its device directory and
     /// listing database (SQLite) in the test directory, the expirer every
     /// half second — and registers it in the catalog as `object-store`.
-    pub async fn with_object_storage(mut self) -> TestCloud {
+    pub async fn with_object_storage(self) -> TestCloud {
+        self.with_object_storage_using(|_, _| {}).await
+    }
+
+    /// [`TestCloud::with_object_storage`], with `tune` given the object
+    /// storage directory and the config to change first (a ring file with
+    /// several devices, say).
+    pub async fn with_object_storage_using(
+        mut self,
+        tune: impl FnOnce(&std::path::Path, &mut object_storage::ObjectStorageConfig),
+    ) -> TestCloud {
         let dir = self.dir().join("object-storage");
         std::fs::create_dir_all(&dir).expect("object storage dir");
         let db = store::Db::connect(&format!("sqlite://{}", dir.join("listings.db").display()))
@@ -208,6 +218,7 @@ impl TestCloud {
             .expect("object storage database");
         let mut config = object_storage::ObjectStorageConfig::new(dir.join("d0"));
         config.expirer_interval = std::time::Duration::from_millis(500);
+        tune(&dir, &mut config);
         let service = object_storage::ObjectStorage::start(config, db)
             .await
             .expect("start object storage");
@@ -347,7 +358,8 @@ impl TestCloud {
 
     /// Also starts compute on port 0 (starting placement and image first
     /// if they are not running): its own database on the cloud's backend,
-    /// an in-process bus, the service user `nova`, the default flavors,
+    /// the in-process bus (block storage's, if running, whose endpoint
+    /// compute then attaches volumes through), the service user `nova`, the default flavors,
     /// one compute agent with the fake driver on host `compute1`, and
     /// `compute` in the catalog at `{url}/v2.1`. `config` may adjust the
     /// service's settings (e.g. a short `service_down_time`).
@@ -384,9 +396,13 @@ impl TestCloud {
             self.image_url.clone().unwrap_or_default(),
             creds,
         );
+        // With the network service (`with_network` first), servers get ports.
+        config.network_url = self.network_url.clone();
+        // Volumes attach through block storage when it runs (start it first).
+        config.volume_url = self.block_storage_url.clone();
         adjust(&mut config);
         let auth = self.token_auth();
-        let bus = bus::Bus::in_process();
+        let bus = self.bus.get_or_insert_with(bus::Bus::in_process).clone();
         let service = compute::Compute::start(config, db, auth, bus.clone())
             .await
             .expect("start compute");
@@ -467,8 +483,10 @@ impl TestCloud {
         self.serve_extra(listener, service.router());
         self.block_storage = Some(service);
         self.block_storage_url = Some(bs_url);
+        // Every host of a test cloud is this machine: any connector gets a path.
         let driver = block_storage::agent::driver::file::FileDriver::open(self.dir().join("block-storage/node1"))
-            .expect("file driver");
+            .expect("file driver")
+            .with_local_hosts(block_storage::agent::driver::file::LocalHosts::Any);
         self.add_volume_agent("node1", std::sync::Arc::new(driver)).await;
         self
     }

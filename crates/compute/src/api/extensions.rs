@@ -70,6 +70,13 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "ExtendedServicesDelete",
         "Extended services deletion support.",
     ),
+    ("os-attach-interfaces", "AttachInterfaces", "Attach interface support."),
+    ("OS-EXT-IPS", "ExtendedIps", "Adds type parameter to the ip list."),
+    (
+        "OS-EXT-IPS-MAC",
+        "ExtendedIpsMac",
+        "Adds mac address parameter to the ip list.",
+    ),
 ];
 
 pub fn routes() -> Router<Compute> {

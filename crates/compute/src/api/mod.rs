@@ -10,6 +10,8 @@ pub mod flavors;
 pub mod hosts;
 pub mod hypervisors;
 pub mod images;
+pub mod interfaces;
+pub mod ips;
 pub mod keypairs;
 pub mod limits;
 pub mod quotas;
@@ -19,6 +21,7 @@ pub mod servers;
 pub mod services;
 pub mod usage;
 pub mod versions;
+pub mod volume_attachments;
 
 use axum::Router;
 use axum::middleware;
@@ -31,6 +34,8 @@ impl Compute {
         let resources: Router<Compute> = Router::new()
             .merge(servers::routes())
             .merge(server_actions::routes())
+            .merge(interfaces::routes())
+            .merge(ips::routes())
             .merge(server_groups::routes())
             .merge(flavors::routes())
             .merge(keypairs::routes())
@@ -43,7 +48,8 @@ impl Compute {
             .merge(extensions::routes())
             .merge(quotas::routes())
             .merge(limits::routes())
-            .merge(usage::routes());
+            .merge(usage::routes())
+            .merge(volume_attachments::routes());
         let v21 = resources
             .clone()
             .merge(versions::v21_routes())

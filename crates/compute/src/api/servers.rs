@@ -174,7 +174,7 @@ async fn render_with(
     );
     s.insert("created".into(), json!(isotime(row.created_at)));
     s.insert("updated".into(), json!(isotime(row.updated_at)));
-    s.insert("addresses".into(), json!({}));
+    s.insert("addresses".into(), crate::network::addresses(&row.network_info));
     s.insert("accessIPv4".into(), json!(row.access_ip_v4.clone().unwrap_or_default()));
     s.insert("accessIPv6".into(), json!(row.access_ip_v6.clone().unwrap_or_default()));
     s.insert("links".into(), links(c, "servers", &row.uuid));
@@ -203,7 +203,20 @@ async fn render_with(
     s.insert("OS-EXT-STS:task_state".into(), json!(row.task_state));
     s.insert("OS-EXT-STS:vm_state".into(), json!(row.vm_state));
     s.insert("OS-EXT-STS:power_state".into(), json!(row.power_state));
-    s.insert("os-extended-volumes:volumes_attached".into(), json!([]));
+    let volumes: Vec<Value> = c
+        .volumes_attached(&row.uuid)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            if v.at_least(3) {
+                json!({"id": a.volume_id, "delete_on_termination": a.delete_on_termination})
+            } else {
+                json!({"id": a.volume_id})
+            }
+        })
+        .collect();
+    s.insert("os-extended-volumes:volumes_attached".into(), json!(volumes));
     if admin_attrs {
         s.insert("OS-EXT-SRV-ATTR:host".into(), json!(row.host));
         s.insert("OS-EXT-SRV-ATTR:instance_name".into(), json!(instance_name(row.id)));
@@ -795,8 +808,17 @@ async fn list_rows(
         rows.retain(|r| re.is_match(&r.display_name));
     }
     if get("ip").is_some() || get("ip6").is_some() {
-        // No networking yet: no server has an address.
-        rows.clear();
+        // Nova's `_ip_filter`: regular expressions on the cached fixed
+        // addresses, matched from their start.
+        let compile = |k: &str| -> ApiResult<Option<regex::Regex>> {
+            get(k)
+                .map(|p| {
+                    regex::Regex::new(&p).map_err(|_| ApiError::bad_request(format!("Invalid filter field: {k}.")))
+                })
+                .transpose()
+        };
+        let (v4, v6) = (compile("ip")?, compile("ip6")?);
+        rows.retain(|r| crate::network::has_fixed_ip(&r.network_info, v4.as_ref(), v6.as_ref()));
     }
     if v.at_least(26) {
         let split = |k: &str| -> Vec<String> {
@@ -937,7 +959,8 @@ async fn show(
     v: Version,
     Path(IdPath { id }): Path<IdPath>,
 ) -> ApiResult<Json<Value>> {
-    let row = visible(&c, &caller, &id, "os_compute_api:servers:show").await?;
+    let mut row = visible(&c, &caller, &id, "os_compute_api:servers:show").await?;
+    row.network_info = c.refresh_network_info(&row).await;
     Ok(Json(json!({"server": render(&c, &caller, &row, v, true).await})))
 }
 

@@ -5,7 +5,9 @@
 
 pub mod actions;
 pub mod aggregates;
+pub mod block_devices;
 pub mod flavors;
+pub mod info_cache;
 pub mod keypairs;
 pub mod quotas;
 pub mod server_groups;
@@ -24,15 +26,31 @@ pub const RESOURCE_MIGRATIONS: &[Migration] = &[Migration {
 
 /// Instances and everything hanging off them (metadata, tags, actions,
 /// faults, server groups).
-pub const SERVER_MIGRATIONS: &[Migration] = &[Migration {
+pub const SERVER_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "instances, metadata, tags, actions, server groups, quotas",
+        sql: include_str!("schema_servers.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "block device mappings (attached volumes)",
+        sql: include_str!("schema_block_devices.sql"),
+    },
+];
+
+/// The network info caches of instances (a set of its own, so that it
+/// numbers its versions apart from the servers' tables).
+pub const NETWORK_MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    description: "instances, metadata, tags, actions, server groups, quotas",
-    sql: include_str!("schema_servers.sql"),
+    description: "instance network info caches",
+    sql: include_str!("schema_network.sql"),
 }];
 
 pub async fn migrate(db: &Db) -> Result<(), store::StoreError> {
     db.migrate("compute_resources", RESOURCE_MIGRATIONS).await?;
-    db.migrate("compute_servers", SERVER_MIGRATIONS).await
+    db.migrate("compute_servers", SERVER_MIGRATIONS).await?;
+    db.migrate("compute_network", NETWORK_MIGRATIONS).await
 }
 
 /// Microseconds since the epoch.

@@ -45,8 +45,8 @@ pub struct InstanceRow {
     pub progress: i64,
     pub reservation_id: String,
     pub launch_index: i64,
-    /// The `networks` of the create request, as JSON (kept for the network
-    /// issue; nothing is plugged yet).
+    /// The `networks` of the create request, as JSON: what the ports are
+    /// made for once the host is chosen (see `crate::network`).
     pub networks: Option<String>,
     pub group_uuid: Option<String>,
     pub attempts: i64,
@@ -61,6 +61,8 @@ pub struct InstanceRow {
     pub deleted: bool,
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<String>,
+    /// The network info cache (`instance_info_caches`): one VIF per port.
+    pub network_info: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -140,6 +142,7 @@ fn from_row(r: &AnyRow) -> std::result::Result<InstanceRow, sqlx::Error> {
         deleted: r.try_get::<i64, _>("deleted")? != 0,
         metadata: BTreeMap::new(),
         tags: Vec::new(),
+        network_info: Vec::new(),
     })
 }
 
@@ -285,6 +288,12 @@ async fn fill(db: &Db, rows: &mut [InstanceRow]) -> Result<()> {
             let u: String = t.try_get("instance_uuid")?;
             if let Some(&i) = index.get(&u) {
                 chunk[i].tags.push(t.try_get("tag")?);
+            }
+        }
+        let uuids: Vec<String> = chunk.iter().map(|r| r.uuid.clone()).collect();
+        for (u, info) in super::info_cache::get_many(db, &uuids).await? {
+            if let Some(&i) = index.get(&u) {
+                chunk[i].network_info = info;
             }
         }
     }

@@ -3,7 +3,9 @@
 //! compute, and fake-driver agents on an in-process bus).
 
 mod images;
+mod networking;
 mod quotas;
+mod volumes;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@ use super::{admin_project, boot, call, call_at, image, wait_status};
 const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test";
 
 /// A new project with a user holding `role` there: (project, user, token).
-async fn project_user(cloud: &TestCloud, admin: &str, name: &str, role: &str) -> (String, String, String) {
+pub(crate) async fn project_user(cloud: &TestCloud, admin: &str, name: &str, role: &str) -> (String, String, String) {
     let (s, p) = cloud
         .call(
             Method::POST,

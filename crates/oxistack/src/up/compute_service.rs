@@ -2,7 +2,8 @@
 //! database, the conductor on the site's bus, its own service user `nova`
 //! (password kept in the data directory as `nova-password`) for
 //! placement, the default flavors, registered in the catalog as `compute`
-//! at `{url}/v2.1`. Starts after placement and image, which it calls.
+//! at `{url}/v2.1`. Starts after placement, image and network, which it
+//! calls.
 
 use anyhow::Context;
 
@@ -48,6 +49,11 @@ pub async fn compute(site: &Site, controller_host: &str) -> anyhow::Result<Serve
     );
     config.service_down_time = site.service_down_time;
     config.controller_host = controller_host.to_owned();
+    // Servers get Neutron ports from the network service `up` serves too;
+    // the network agent on the compute agent's host plugs their taps.
+    config.network_url = Some(site.url(super::network_service::NETWORK_PORT));
+    // Block storage is served by the same `up` (Nova's `[cinder]`).
+    config.volume_url = Some(site.url(super::block_storage_service::BLOCK_STORAGE_PORT));
     let service = ::compute::Compute::start(config, site.db("compute").await?, site.token_auth(), site.bus.clone())
         .await
         .context("starting the compute service")?;

@@ -48,9 +48,7 @@ pub async fn build(spec: &InstanceSpec, dest: &Path) -> Result<(), DriverError> 
         ("meta_data.json", meta_data(spec).to_string().into_bytes()),
         (
             "network_data.json",
-            json!({"links": [], "networks": [], "services": []})
-                .to_string()
-                .into_bytes(),
+            super::vif::network_data(&spec.network_info).to_string().into_bytes(),
         ),
         ("vendor_data.json", b"{}".to_vec()),
         ("vendor_data2.json", b"{}".to_vec()),

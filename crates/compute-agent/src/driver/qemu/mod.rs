@@ -23,8 +23,13 @@
 //! Each QEMU runs in its own cgroup limited to the flavor's memory (plus
 //! `memory_overhead_mb` for QEMU itself) and vCPUs ([`cgroup`]).
 //!
-//! Not here yet: volumes and ports (their issues bring the services that
-//! give them), a KVM probe by test boot (`virt_type` is chosen by the
+//! Volumes are hot-plugged over QMP and kept in the record for every
+//! later start ([`volumes`]).
+//!
+//! Ports are virtio-net NICs on the taps the network agent makes, hot-plugged
+//! over QMP and kept in the record's `spec.network_info` ([`vif`]).
+//!
+//! Not here yet: a KVM probe by test boot (`virt_type` is chosen by the
 //! operator; TCG by default because nested `/dev/kvm` on these machines
 //! cannot boot stock kernels), live migration.
 
@@ -32,6 +37,8 @@ pub mod cgroup;
 pub mod config_drive;
 pub mod disk;
 pub mod qmp;
+pub mod vif;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +105,9 @@ pub struct QemuConfig {
     pub remove_unused_original_minimum_age: Duration,
     /// Memory allowed to each QEMU process beyond the guest's RAM.
     pub memory_overhead_mb: u64,
+    /// `vif_plugging_timeout`: how long a start waits for the network
+    /// agent to make the ports' taps.
+    pub vif_plugging_timeout: Duration,
     pub qemu_binary: PathBuf,
 }
 
@@ -114,6 +124,7 @@ impl QemuConfig {
             force_config_drive: true,
             remove_unused_original_minimum_age: Duration::from_secs(86_400),
             memory_overhead_mb: 256,
+            vif_plugging_timeout: Duration::from_secs(300),
             qemu_binary: PathBuf::from("qemu-system-x86_64"),
         }
     }
@@ -154,6 +165,9 @@ struct Record {
     ramdisk: Option<PathBuf>,
     cmdline: Option<String>,
     config_drive: bool,
+    /// Attached volumes, put on the command line at every start.
+    #[serde(default)]
+    volumes: Vec<volumes::AttachedVolume>,
 }
 
 impl Record {
@@ -351,7 +365,11 @@ impl QemuDriver {
         }
         let pidfile = dir.join("qemu.pid");
         push(&["-pidfile", &pidfile.to_string_lossy(), "-daemonize"]);
+        args.extend(volumes::command_line(&record.volumes));
+        let nics = vif::nics(&record.spec.network_info)?;
+        args.extend(vif::command_line(&nics));
 
+        vif::wait_for_taps(&nics, self.config.vif_plugging_timeout).await?;
         let started = Instant::now();
         let out = Command::new(&self.config.qemu_binary)
             .args(&args)
@@ -496,6 +514,7 @@ impl QemuDriver {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             config_drive,
+            volumes: Vec::new(),
         })
     }
 
@@ -619,8 +638,13 @@ impl Driver for QemuDriver {
             flavor: r.flavor.clone(),
             old_flavor: r.old_flavor.clone(),
             image_id: r.spec.image.as_ref().map(|i| i.id.clone()),
-            volumes: Vec::new(),
-            interfaces: Vec::new(),
+            volumes: r.volumes.iter().map(|v| v.volume_id.clone()).collect(),
+            interfaces: r
+                .spec
+                .network_info
+                .iter()
+                .filter_map(|v| v["id"].as_str().map(str::to_owned))
+                .collect(),
         })
     }
 
@@ -781,7 +805,8 @@ impl Driver for QemuDriver {
         let was_running = self.pid(&spec.uuid).is_some();
         self.kill(&old).await;
         let _ = std::fs::remove_file(self.dir(&spec.uuid).join("suspend.state"));
-        let record = self.prepare(ctx, spec).await?;
+        let mut record = self.prepare(ctx, spec).await?;
+        record.volumes = old.volumes.clone();
         self.save(&record)?;
         if was_running {
             self.launch(&record, None).await?;
@@ -878,28 +903,26 @@ impl Driver for QemuDriver {
         Ok(String::from_utf8_lossy(&bytes).replace('\r', ""))
     }
 
-    async fn attach_volume(&self, uuid: &str, _: &str, _: &Value, _: &str) -> Result<(), DriverError> {
-        self.load(uuid)?;
-        Err(failed(
-            "the qemu driver cannot attach volumes yet (the block storage issue)",
-        ))
+    async fn attach_volume(
+        &self,
+        uuid: &str,
+        volume_id: &str,
+        connection_info: &Value,
+        mountpoint: &str,
+    ) -> Result<(), DriverError> {
+        self.plug_volume(uuid, volume_id, connection_info, mountpoint).await
     }
 
-    async fn detach_volume(&self, uuid: &str, _: &str, _: &str) -> Result<(), DriverError> {
-        self.load(uuid)?;
-        Err(failed(
-            "the qemu driver cannot detach volumes yet (the block storage issue)",
-        ))
+    async fn detach_volume(&self, uuid: &str, volume_id: &str, _: &str) -> Result<(), DriverError> {
+        self.unplug_volume(uuid, volume_id).await
     }
 
-    async fn attach_interface(&self, uuid: &str, _: &Value) -> Result<(), DriverError> {
-        self.load(uuid)?;
-        Err(failed("the qemu driver cannot plug ports yet (the network issue)"))
+    async fn attach_interface(&self, uuid: &str, port: &Value) -> Result<(), DriverError> {
+        self.plug_interface(uuid, port).await
     }
 
-    async fn detach_interface(&self, uuid: &str, _: &str) -> Result<(), DriverError> {
-        self.load(uuid)?;
-        Err(failed("the qemu driver cannot unplug ports yet (the network issue)"))
+    async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), DriverError> {
+        self.unplug_interface(uuid, port_id).await
     }
 }
 

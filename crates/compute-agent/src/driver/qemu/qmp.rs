@@ -107,6 +107,44 @@ impl Qmp {
         Ok(reply["status"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// Waits up to `timeout` for an event named `name` that `matches`
+    /// (events already kept in [`Qmp::events`] count); false on timeout.
+    pub async fn wait_event(
+        &mut self,
+        name: &str,
+        matches: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Result<bool, QmpError> {
+        let is_it = |e: &Value| e.get("event").and_then(Value::as_str) == Some(name) && matches(e);
+        if let Some(i) = self.events.iter().position(is_it) {
+            self.events.remove(i);
+            return Ok(true);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let mut line = String::new();
+            let n = match tokio::time::timeout(left, self.reader.read_line(&mut line)).await {
+                Ok(r) => r?,
+                Err(_) => return Ok(false),
+            };
+            if n == 0 {
+                return Err(QmpError::Closed);
+            }
+            let message: Value =
+                serde_json::from_str(&line).map_err(|e| QmpError::Protocol(format!("{e}: {}", line.trim_end())))?;
+            if is_it(&message) {
+                return Ok(true);
+            }
+            if message.get("event").is_some() {
+                self.events.push(message);
+            }
+        }
+    }
+
     async fn read_message(&mut self) -> Result<Value, QmpError> {
         let mut line = String::new();
         let n = tokio::time::timeout(QMP_TIMEOUT, self.reader.read_line(&mut line))
