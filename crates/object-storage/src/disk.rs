@@ -19,6 +19,18 @@
 //! user xattrs of this size (tmpfs, overlayfs and some container setups
 //! refuse or cap them). The body is still the first `size` bytes of the
 //! file, so ranges are plain offsets.
+//!
+//! The hash of a name is the ring's (Swift's `hash_path`: MD5 between the
+//! cluster's hash prefix and suffix; both empty for the single device of
+//! `oxistack up`, which keeps the paths objects had before rings). Which
+//! partition a hash directory belongs to is read off its name, so the
+//! replicator finds a partition's objects without a `<partition>/` level
+//! in the path — the layout stays that of one device.
+//!
+//! A device whose directory is gone (a failed or unmounted disk) fails
+//! every write: directories are created one level at a time below the
+//! device, never the device itself (Swift's `mount_check` in spirit), so a
+//! write cannot silently fill the parent file system.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -73,8 +85,19 @@ pub struct PostMeta {
 /// One device directory.
 #[derive(Clone, Debug)]
 pub struct Disk {
+    root: PathBuf,
     objects: PathBuf,
     tmp: PathBuf,
+    hash_prefix: String,
+    hash_suffix: String,
+}
+
+/// What a device holds for a name.
+pub enum State {
+    Found(Opened),
+    /// A tombstone at this timestamp.
+    Deleted(Timestamp),
+    Missing,
 }
 
 /// An object opened for reading: the file (body = its first `meta.size`
@@ -83,6 +106,28 @@ pub struct Disk {
 pub struct Opened {
     pub file: std::fs::File,
     pub meta: ObjectMeta,
+    /// The `.data` file it is, for [`quarantine_file`].
+    pub data_path: PathBuf,
+}
+
+/// Moves one `.data` file found rotten while it was served to
+/// `<device>/quarantined/objects/<hash>/`. Only that file: a newer version
+/// written meanwhile stays.
+pub fn quarantine_file(data_path: &Path) -> std::io::Result<PathBuf> {
+    let bad = || std::io::Error::other("not an object file");
+    let hash_dir = data_path.parent().ok_or_else(bad)?;
+    let hash = hash_dir.file_name().ok_or_else(bad)?;
+    let root = hash_dir
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .ok_or_else(bad)?;
+    let qdir = root.join("quarantined").join("objects").join(hash);
+    std::fs::create_dir_all(&qdir)?;
+    let target = qdir.join(data_path.file_name().ok_or_else(bad)?);
+    std::fs::rename(data_path, &target)?;
+    let _ = std::fs::remove_dir(hash_dir);
+    Ok(target)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -113,8 +158,27 @@ fn file_name(ts: Timestamp, kind: Kind) -> String {
 }
 
 impl Disk {
-    /// Opens (creating it) the device directory `root`.
+    /// Opens (creating it) the device directory `root`, with hashes
+    /// unsalted.
     pub fn open_device(root: &Path) -> std::io::Result<Disk> {
+        Disk::open_with_hash(root, "", "")
+    }
+
+    /// The device directory `root` as it is, not touched: one that is
+    /// missing stays unavailable until it is back.
+    pub fn absent(root: &Path, prefix: &str, suffix: &str) -> Disk {
+        Disk {
+            root: root.to_owned(),
+            objects: root.join("objects"),
+            tmp: root.join("tmp"),
+            hash_prefix: prefix.to_owned(),
+            hash_suffix: suffix.to_owned(),
+        }
+    }
+
+    /// Opens (creating it) the device directory `root`; names hash
+    /// between `prefix` and `suffix`, as the ring's do.
+    pub fn open_with_hash(root: &Path, prefix: &str, suffix: &str) -> std::io::Result<Disk> {
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         std::fs::create_dir_all(&objects)?;
@@ -123,28 +187,73 @@ impl Disk {
         for e in std::fs::read_dir(&tmp)?.flatten() {
             let _ = std::fs::remove_file(e.path());
         }
-        Ok(Disk { objects, tmp })
+        Ok(Disk {
+            root: root.to_owned(),
+            objects,
+            tmp,
+            hash_prefix: prefix.to_owned(),
+            hash_suffix: suffix.to_owned(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The hex hash of a name on this device.
+    pub fn hash_of(&self, name: &str) -> String {
+        let mut h = Md5::new();
+        h.update(self.hash_prefix.as_bytes());
+        h.update(name.as_bytes());
+        h.update(self.hash_suffix.as_bytes());
+        hex::encode(h.finalize())
     }
 
     fn hash_dir(&self, name: &str) -> PathBuf {
-        let h = hex::encode(Md5::digest(name.as_bytes()));
-        self.objects.join(&h[..3]).join(h)
+        self.hash_path(&self.hash_of(name))
+    }
+
+    /// The directory of a hex hash.
+    pub fn hash_path(&self, hash: &str) -> PathBuf {
+        self.objects.join(&hash[..3.min(hash.len())]).join(hash)
+    }
+
+    /// Whether the device is there to be written: its directory exists.
+    /// A device that came back empty (a replaced disk) gets its layout.
+    pub fn is_available(&self) -> bool {
+        if self.objects.is_dir() && self.tmp.is_dir() {
+            return true;
+        }
+        self.root.is_dir() && make_dir(&self.objects).is_ok() && make_dir(&self.tmp).is_ok()
     }
 
     /// Starts streaming a body into a temporary file.
     pub async fn begin(&self) -> std::io::Result<Upload> {
         let path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
-        let file = tokio::fs::File::create(&path).await?;
+        let file = match tokio::fs::File::create(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.is_available() => {
+                tokio::fs::File::create(&path).await?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Upload {
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
             path,
-            md5: Md5::new(),
             size: 0,
         })
     }
 
     /// The current version of `name`, if it exists.
     pub async fn open(&self, name: &str) -> std::io::Result<Option<Opened>> {
+        Ok(match self.open_state(name).await? {
+            State::Found(o) => Some(o),
+            State::Deleted(_) | State::Missing => None,
+        })
+    }
+
+    /// What this device holds for `name`.
+    pub async fn open_state(&self, name: &str) -> std::io::Result<State> {
         let dir = self.hash_dir(name);
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || open_blocking(&dir, &name))
@@ -158,14 +267,13 @@ impl Disk {
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
-            if open_blocking(&dir, &name)?.is_none() {
+            if !matches!(open_blocking(&dir, &name)?, State::Found(_)) {
                 return Ok(false);
             }
             let json = serde_json::to_vec(&post).map_err(std::io::Error::other)?;
             write_file_durably(&tmp, &json)?;
             let ts = Timestamp(post.timestamp);
-            std::fs::rename(&tmp, dir.join(file_name(ts, Kind::Meta)))?;
-            sync_dir(&dir)?;
+            rename_into(&tmp, &dir, &file_name(ts, Kind::Meta))?;
             cleanup(&dir);
             Ok(true)
         })
@@ -178,16 +286,43 @@ impl Disk {
         let dir = self.hash_dir(name);
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
             write_file_durably(&tmp, b"")?;
-            std::fs::rename(&tmp, dir.join(file_name(ts, Kind::Tomb)))?;
-            sync_dir(&dir)?;
+            rename_into(&tmp, &dir, &file_name(ts, Kind::Tomb))?;
             cleanup(&dir);
             Ok(())
         })
         .await
         .map_err(std::io::Error::other)?
     }
+}
+
+/// Creates `dir` if missing — one level, never its parents.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Renames `tmp` to `dir/name` and syncs `dir`, creating `dir` and its
+/// parent (the 3-hex level) under `objects/` if missing — but not
+/// `objects/` itself: a device that is gone fails the write.
+fn rename_into(tmp: &Path, dir: &Path, name: &str) -> std::io::Result<()> {
+    let target = dir.join(name);
+    // The replicator may remove an emptied hash directory at the same
+    // moment: one more try then.
+    for attempt in 0..2 {
+        if let Some(parent) = dir.parent() {
+            make_dir(parent)?;
+        }
+        make_dir(dir)?;
+        match std::fs::rename(tmp, &target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 && tmp.exists() => continue,
+            Err(e) => return Err(e),
+            Ok(()) => break,
+        }
+    }
+    sync_dir(dir)
 }
 
 fn write_file_durably(path: &Path, content: &[u8]) -> std::io::Result<()> {
@@ -219,16 +354,16 @@ fn listing(dir: &Path) -> std::io::Result<Vec<(i64, Kind, PathBuf)>> {
     Ok(files)
 }
 
-fn open_blocking(dir: &Path, name: &str) -> std::io::Result<Option<Opened>> {
+fn open_blocking(dir: &Path, name: &str) -> std::io::Result<State> {
     // A concurrent writer may remove the file we picked between the listing
     // and the open: look again.
     for _ in 0..3 {
         let files = listing(dir)?;
         let Some((data_ts, kind, path)) = files.iter().find(|f| f.1 != Kind::Meta).cloned() else {
-            return Ok(None);
+            return Ok(State::Missing);
         };
         if kind == Kind::Tomb {
-            return Ok(None);
+            return Ok(State::Deleted(Timestamp(data_ts)));
         }
         let mut file = match std::fs::File::open(&path) {
             Ok(f) => f,
@@ -239,7 +374,7 @@ fn open_blocking(dir: &Path, name: &str) -> std::io::Result<Option<Opened>> {
         if meta.name != name {
             // An md5 collision between two names: treat as absent rather
             // than serve another object.
-            return Ok(None);
+            return Ok(State::Missing);
         }
         meta.data_timestamp = data_ts;
         if let Some((ts, _, mpath)) = files.iter().find(|f| f.1 == Kind::Meta && f.0 > data_ts)
@@ -252,9 +387,13 @@ fn open_blocking(dir: &Path, name: &str) -> std::io::Result<Option<Opened>> {
                 meta.content_type = ct;
             }
         }
-        return Ok(Some(Opened { file, meta }));
+        return Ok(State::Found(Opened {
+            file,
+            meta,
+            data_path: path,
+        }));
     }
-    Ok(None)
+    Ok(State::Missing)
 }
 
 fn read_trailer(file: &mut std::fs::File) -> std::io::Result<ObjectMeta> {
@@ -302,17 +441,237 @@ fn cleanup(dir: &Path) {
     }
 }
 
-/// A body on its way to the disk.
+/// Blocking helpers of the replicator and the auditor: they walk a device
+/// hash directory by hash directory.
+impl Disk {
+    /// The hex hashes stored on this device, one 3-hex directory at a time.
+    pub fn hashes(&self) -> std::io::Result<impl Iterator<Item = String>> {
+        let mut prefixes: Vec<PathBuf> = std::fs::read_dir(&self.objects)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() == 3))
+            .collect();
+        prefixes.sort();
+        Ok(prefixes.into_iter().flat_map(|prefix| {
+            let mut names: Vec<String> = std::fs::read_dir(&prefix)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+                .collect();
+            names.sort();
+            names
+        }))
+    }
+
+    /// Copies to `to` what this device holds for `hash` that is newer than
+    /// what `to` holds (the newest `.data` or `.ts`, and a newer `.meta`),
+    /// so that, files being named by timestamp, the newest wins. A `.data`
+    /// is checked against its ETag as it is copied: a rotten one is
+    /// quarantined here instead of spread. Returns how many files it copied.
+    pub fn push_hash(&self, to: &Disk, hash: &str) -> std::io::Result<usize> {
+        let src_dir = self.hash_path(hash);
+        let src = listing(&src_dir)?;
+        let Some(newest) = src.iter().find(|f| f.1 != Kind::Meta).cloned() else {
+            return Ok(0);
+        };
+        let meta = src.iter().find(|f| f.1 == Kind::Meta && f.0 > newest.0).cloned();
+        let dst_dir = to.hash_path(hash);
+        let dst = listing(&dst_dir)?;
+        let dst_newest = dst.iter().find(|f| f.1 != Kind::Meta).map(|f| f.0);
+        let dst_meta = dst.iter().find(|f| f.1 == Kind::Meta).map(|f| f.0);
+        let mut copied = 0;
+        if dst_newest.is_none_or(|t| t < newest.0) {
+            let tmp = to.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+            let result = copy_checked(&newest.2, &tmp, newest.1 == Kind::Data);
+            if let Err(e) = result {
+                let _ = std::fs::remove_file(&tmp);
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    tracing::warn!(hash, device = %self.root.display(), "object does not match its ETag; quarantined");
+                    self.quarantine(hash)?;
+                    return Ok(0);
+                }
+                return Err(e);
+            }
+            rename_into(&tmp, &dst_dir, &file_name(Timestamp(newest.0), newest.1))?;
+            copied += 1;
+        }
+        if let Some(m) = meta {
+            let resulting = dst_newest.map_or(newest.0, |t| t.max(newest.0));
+            if m.0 > resulting && dst_meta.is_none_or(|t| t < m.0) {
+                let tmp = to.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+                if let Err(e) = copy_checked(&m.2, &tmp, false) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+                rename_into(&tmp, &dst_dir, &file_name(Timestamp(m.0), Kind::Meta))?;
+                copied += 1;
+            }
+        }
+        if copied > 0 {
+            cleanup(&dst_dir);
+        }
+        Ok(copied)
+    }
+
+    /// Drops what `hash` has become obsolete and, if its newest state is a
+    /// tombstone older than `reclaim_before`, the tombstone and the
+    /// directory too (Swift's `reclaim_age`). True when nothing is left.
+    pub fn reap_hash(&self, hash: &str, reclaim_before: Timestamp) -> std::io::Result<bool> {
+        let dir = self.hash_path(hash);
+        cleanup(&dir);
+        let files = listing(&dir)?;
+        let old_tomb = files
+            .iter()
+            .find(|f| f.1 != Kind::Meta)
+            .is_some_and(|f| f.1 == Kind::Tomb && f.0 < reclaim_before.0);
+        if old_tomb {
+            for f in &files {
+                let _ = std::fs::remove_file(&f.2);
+            }
+        }
+        if old_tomb || files.is_empty() {
+            // Fails, harmlessly, if a write just put a file in.
+            return Ok(std::fs::remove_dir(&dir).is_ok());
+        }
+        Ok(false)
+    }
+
+    /// Removes from a handoff what it has pushed: the files of `hash` no
+    /// newer than `upto`, and the directory if that empties it.
+    pub fn remove_hash(&self, hash: &str, upto: i64) -> std::io::Result<()> {
+        let dir = self.hash_path(hash);
+        for f in listing(&dir)?.iter().filter(|f| f.0 <= upto) {
+            let _ = std::fs::remove_file(&f.2);
+        }
+        let _ = std::fs::remove_dir(&dir);
+        Ok(())
+    }
+
+    /// Removes the `.data` at `ts` of `hash` (a PUT that reached no
+    /// quorum takes back its own replicas).
+    pub fn remove_version(&self, hash: &str, ts: i64) -> std::io::Result<()> {
+        let dir = self.hash_path(hash);
+        match std::fs::remove_file(dir.join(file_name(Timestamp(ts), Kind::Data))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => {
+                let _ = std::fs::remove_dir(&dir);
+                Ok(())
+            }
+        }
+    }
+
+    /// The newest timestamp `hash` holds (data, tombstone or metadata).
+    pub fn newest_of(&self, hash: &str) -> std::io::Result<Option<i64>> {
+        Ok(listing(&self.hash_path(hash))?.first().map(|f| f.0))
+    }
+
+    /// Moves the directory of `hash` to `quarantined/objects/`, out of the
+    /// object server's sight, for an operator to look at (Swift's layout).
+    pub fn quarantine(&self, hash: &str) -> std::io::Result<PathBuf> {
+        let qdir = self.root.join("quarantined").join("objects");
+        std::fs::create_dir_all(&qdir)?;
+        let mut target = qdir.join(hash);
+        if target.exists() {
+            target = qdir.join(format!("{hash}-{}", uuid::Uuid::new_v4().simple()));
+        }
+        std::fs::rename(self.hash_path(hash), &target)?;
+        Ok(target)
+    }
+
+    /// Checks the current `.data` of `hash` against its ETag and its
+    /// trailer, quarantining it if either fails; `pace` is called with each
+    /// chunk's size (the auditor's rate limit). Returns the bytes read, or
+    /// `None` when it quarantined.
+    pub fn audit_hash(&self, hash: &str, pace: &mut dyn FnMut(usize)) -> std::io::Result<Option<u64>> {
+        let files = listing(&self.hash_path(hash))?;
+        let Some(newest) = files.iter().find(|f| f.1 != Kind::Meta) else {
+            return Ok(Some(0));
+        };
+        if newest.1 != Kind::Data {
+            return Ok(Some(0));
+        }
+        let mut file = match std::fs::File::open(&newest.2) {
+            Ok(f) => f,
+            // Replaced meanwhile by a newer write.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(0)),
+            Err(e) => return Err(e),
+        };
+        let good = match read_trailer(&mut file) {
+            Ok(meta) => {
+                let mut md5 = Md5::new();
+                let mut left = meta.size;
+                let mut buf = vec![0u8; 64 * 1024];
+                while left > 0 {
+                    let n = (left as usize).min(buf.len());
+                    file.read_exact(&mut buf[..n])?;
+                    md5.update(&buf[..n]);
+                    pace(n);
+                    left -= n as u64;
+                }
+                hex::encode(md5.finalize()) == meta.etag && self.hash_of(&meta.name) == hash
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => false,
+            Err(e) => return Err(e),
+        };
+        if good {
+            return Ok(Some(file.metadata()?.len()));
+        }
+        let to = self.quarantine(hash)?;
+        tracing::warn!(hash, to = %to.display(), "object failed its audit; quarantined");
+        Ok(None)
+    }
+}
+
+/// Copies `from` to `to` durably; a `.data` is checked as it goes: its
+/// trailer must read and its body hash to the ETag there (`InvalidData`
+/// when not).
+fn copy_checked(from: &Path, to: &Path, check: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut src = std::fs::File::open(from)?;
+    let expect = if check {
+        let meta = read_trailer(&mut src)?;
+        Some((meta.size, meta.etag))
+    } else {
+        None
+    };
+    let mut dst = std::fs::File::create(to)?;
+    let mut md5 = Md5::new();
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if let Some((size, _)) = &expect
+            && done < *size
+        {
+            let body = ((*size - done) as usize).min(n);
+            md5.update(&buf[..body]);
+        }
+        done += n as u64;
+        dst.write_all(&buf[..n])?;
+    }
+    if let Some((_, etag)) = expect
+        && hex::encode(md5.finalize()) != etag
+    {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "ETag mismatch"));
+    }
+    dst.sync_all()
+}
+
+/// A body on its way to the disk (the caller hashes it: once for all
+/// replicas).
 pub struct Upload {
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     path: PathBuf,
-    md5: Md5,
     size: u64,
 }
 
 impl Upload {
     pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.md5.update(chunk);
         self.size += chunk.len() as u64;
         match &mut self.file {
             Some(f) => f.write_all(chunk).await,
@@ -322,11 +681,6 @@ impl Upload {
 
     pub fn size(&self) -> u64 {
         self.size
-    }
-
-    /// The hex MD5 of what was written so far.
-    pub fn etag(&self) -> String {
-        hex::encode(self.md5.clone().finalize())
     }
 
     /// Appends the metadata, makes the file durable and renames it into
@@ -342,12 +696,10 @@ impl Upload {
         file.sync_all().await?;
         drop(file);
         let dir = disk.hash_dir(&meta.name);
-        let target = dir.join(file_name(meta.timestamp(), Kind::Data));
+        let target = file_name(meta.timestamp(), Kind::Data);
         let tmp = std::mem::take(&mut self.path);
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::rename(&tmp, &target)?;
-            sync_dir(&dir)?;
+            rename_into(&tmp, &dir, &target)?;
             cleanup(&dir);
             Ok::<_, std::io::Error>(())
         })
@@ -389,9 +741,8 @@ mod tests {
         let mut up = disk.begin().await.unwrap();
         up.write(b"hello ").await.unwrap();
         up.write(b"world").await.unwrap();
-        assert_eq!(up.etag(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
         let mut m = meta("/a/c/o", 10, up.size());
-        m.etag = up.etag();
+        m.etag = "5eb63bbbe01eeed093cb22bb8f5acdc3".into();
         up.commit(&disk, &m).await.unwrap();
 
         let mut got = disk.open("/a/c/o").await.unwrap().unwrap();

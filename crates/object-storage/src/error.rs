@@ -25,6 +25,9 @@ pub enum SwiftError {
     RangeNotSatisfiable { size: u64 },
     #[error("{0}")]
     Unprocessable(String),
+    /// Too few replicas answered (no quorum).
+    #[error("Service Unavailable")]
+    Unavailable,
     #[error("database")]
     Store(#[from] store::StoreError),
     #[error("disk")]
@@ -52,6 +55,7 @@ impl SwiftError {
             SwiftError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             SwiftError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             SwiftError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SwiftError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             SwiftError::Store(_) | SwiftError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -6,12 +6,14 @@
 //! - `oxistack serve --config FILE --roles controller|compute` — one node
 //!   of a scale-out cloud (PostgreSQL or MariaDB, RabbitMQ);
 //! - `oxistack manage …` — the operator's one-off jobs (`db-sync`,
-//!   `fernet-setup`, `fernet-rotate`), as `keystone-manage` has them.
+//!   `fernet-setup`, `fernet-rotate`), as `keystone-manage` has them, and
+//!   `ring`, as `swift-ring-builder`.
 //!
 //! Services are wired here and nowhere else: each service crate exposes a
 //! constructor and a router, and this file decides which run, on which port,
 //! against which database.
 
+mod ring;
 mod serve;
 mod up;
 
@@ -77,6 +79,17 @@ enum ManageJob {
         #[arg(long, env = "OXISTACK_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// The object ring (swift-ring-builder): create, add, set-weight,
+    /// remove, rebalance, show.
+    Ring {
+        #[arg(long, env = "OXISTACK_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// Default `<data dir>/object-storage/object.ring.json`.
+        #[arg(long, global = true)]
+        ring_file: Option<PathBuf>,
+        #[command(subcommand)]
+        job: ring::RingJob,
+    },
 }
 
 fn init_logging(json: bool) {
@@ -136,6 +149,17 @@ async fn manage(job: ManageJob) -> anyhow::Result<()> {
             let state_dir = up::network_service::agent_state_dir(&dir);
             let removed = network_agent::clean_host(&state_dir, None).await?;
             println!("removed {} namespaces, bridges and taps", removed.len());
+        }
+        ManageJob::Ring {
+            data_dir,
+            ring_file,
+            job,
+        } => {
+            let file = match ring_file {
+                Some(f) => f,
+                None => ring::ring_file(&up::data_dir(data_dir)?),
+            };
+            ring::run(&file, job)?;
         }
     }
     Ok(())

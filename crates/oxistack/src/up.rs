@@ -582,9 +582,13 @@ pub async fn start_agent(
 }
 
 /// Object storage (Swift proxy and servers, one device under the data
-/// directory) on port 8080, registered as `object-store`.
+/// directory or the devices of its ring; expirer, replicator, auditor) on
+/// port 8080, registered as `object-store`.
 async fn object_storage(site: &Site) -> anyhow::Result<Served> {
-    let config = object_storage::ObjectStorageConfig::new(site.dir.join("object-storage").join("d0"));
+    let dir = site.dir.join("object-storage");
+    let mut config = object_storage::ObjectStorageConfig::new(dir.join("d0"));
+    // The operator's ring (`oxistack manage ring`), when there is one.
+    config.ring_file = Some(object_storage::ObjectStorageConfig::default_ring_file(&dir));
     let service = object_storage::ObjectStorage::start(config, site.db("object-storage").await?)
         .await
         .context("starting object storage")?;
@@ -593,7 +597,7 @@ async fn object_storage(site: &Site) -> anyhow::Result<Served> {
         .register_service("object-store", "swift", &site.region, &url)
         .await
         .context("registering object storage in the catalog")?;
-    service.spawn_expirer();
+    service.spawn_background();
     Ok(Served {
         name: "object-storage",
         port: object_storage::PORT + site.port_offset,

@@ -83,7 +83,7 @@ fn expired(meta: &ObjectMeta) -> bool {
 
 /// The live object at `path`, or 404.
 pub(crate) async fn open_live(s: &ObjectStorage, path: &str) -> Result<Opened> {
-    match s.disk.open(path).await? {
+    match s.objects().open(path).await? {
         Some(o) if !expired(&o.meta) => Ok(o),
         _ => Err(SwiftError::NotFound),
     }
@@ -162,7 +162,8 @@ async fn get(call: Call) -> Result<Response> {
     match range::resolve(call.header("range"), size) {
         RangeAnswer::Whole => {
             headers.push((header::CONTENT_LENGTH, size.to_string()));
-            let body = Body::from_stream(ReaderStream::with_capacity(file.take(size), CHUNK));
+            let stream = ReaderStream::with_capacity(file.take(size), CHUNK);
+            let body = Body::from_stream(verified(stream, size, meta.etag.clone(), opened.data_path.clone()));
             let mut r = Response::new(body);
             set_headers(&mut r, headers);
             Ok(r)
@@ -185,6 +186,45 @@ async fn get(call: Call) -> Result<Response> {
         }
         RangeAnswer::Partial(spans) => multipart(file, &meta.content_type, size, spans, headers).await,
     }
+}
+
+/// The body of a whole object, hashed as it streams: one that does not
+/// hash to its ETag is quarantined once its last byte is read, as Swift's
+/// object server does, so that the next read falls over to a good replica
+/// (and the replicator restores this one). The client, which got the
+/// ETag, can tell (`swift download` does).
+fn verified<S>(
+    stream: S,
+    size: u64,
+    etag: String,
+    data_path: std::path::PathBuf,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>>
+where
+    S: futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
+{
+    let mut md5 = Some(<md5::Md5 as md5::Digest>::new());
+    let mut left = size;
+    stream.map(move |chunk| {
+        if let (Ok(c), Some(m)) = (&chunk, &mut md5) {
+            md5::Digest::update(m, c);
+            left = left.saturating_sub(c.len() as u64);
+        }
+        if chunk.is_err() {
+            md5 = None;
+        }
+        // The last byte: an HTTP server need not poll the stream's end.
+        if left == 0
+            && let Some(m) = md5.take()
+            && hex::encode(md5::Digest::finalize(m)) != etag
+        {
+            let path = data_path.clone();
+            tokio::task::spawn_blocking(move || match crate::disk::quarantine_file(&path) {
+                Ok(to) => tracing::warn!(to = %to.display(), "object served did not match its ETag; quarantined"),
+                Err(e) => tracing::warn!(error = %e, "could not quarantine a rotten object"),
+            });
+        }
+        chunk
+    })
 }
 
 /// A dynamic large object (`X-Object-Manifest: container/prefix`): the
@@ -244,9 +284,10 @@ async fn dynamic_large_object(call: &Call, meta: &ObjectMeta, manifest: &str) ->
                 let s = s.clone();
                 async move {
                     let o = s
-                        .disk
+                        .objects()
                         .open(&path)
-                        .await?
+                        .await
+                        .map_err(std::io::Error::other)?
                         .ok_or_else(|| std::io::Error::other("segment vanished"))?;
                     let file = tokio::fs::File::from_std(o.file).take(o.meta.size);
                     Ok::<_, std::io::Error>(ReaderStream::with_capacity(file, CHUNK))
@@ -508,7 +549,7 @@ async fn put(call: Call) -> Result<Response> {
 
     let s = call.s.clone();
     let max = s.config.max_file_size;
-    let mut upload = s.disk.begin().await?;
+    let mut upload = s.objects().begin(&path).await?;
     let mut stream = call.take_body().into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| SwiftError::BadRequest("The client did not send the whole body.".into()))?;
@@ -536,7 +577,7 @@ async fn put(call: Call) -> Result<Response> {
         content_type,
         headers,
     };
-    upload.commit(&s.disk, &meta).await?;
+    upload.commit(&meta).await?;
     record(&s, &call.target.account, &container, &object, &meta).await?;
     Ok(empty(
         StatusCode::CREATED,
@@ -636,7 +677,7 @@ async fn copy_object(call: Call, src: (String, String, String), dst: (String, St
         .unwrap_or_else(|| opened.meta.content_type.clone());
 
     let s = call.s.clone();
-    let mut upload = s.disk.begin().await?;
+    let mut upload = s.objects().begin(&format!("/{da}/{dc}/{dobj}")).await?;
     let mut reader = tokio::fs::File::from_std(opened.file).take(opened.meta.size);
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -656,7 +697,7 @@ async fn copy_object(call: Call, src: (String, String, String), dst: (String, St
         content_type,
         headers,
     };
-    upload.commit(&s.disk, &meta).await?;
+    upload.commit(&meta).await?;
     record(&s, &da, &dc, &dobj, &meta).await?;
     let quoted = |s: &str| percent_encoding::utf8_percent_encode(s, COPY_SET).to_string();
     // As Swift's proxy: the response carries the new object's metadata.
@@ -704,7 +745,7 @@ async fn post(call: Call) -> Result<Response> {
         content_type: content_type.clone(),
         headers,
     };
-    if !call.s.disk.post(&path, post).await? {
+    if !call.s.objects().post(&path, post).await? {
         return Err(SwiftError::NotFound);
     }
     let ct = content_type.unwrap_or(opened.meta.content_type);
@@ -721,12 +762,12 @@ async fn delete(call: Call) -> Result<Response> {
     // An expired object is already gone for clients (404), but, as in
     // Swift, deleting it still writes its tombstone and takes it out of the
     // listing, so that its container can be deleted before the expirer runs.
-    let was_live = match call.s.disk.open(&path).await? {
+    let was_live = match call.s.objects().open(&path).await? {
         Some(o) => !expired(&o.meta),
         None => return Err(SwiftError::NotFound),
     };
     let ts = call.s.clock.now();
-    call.s.disk.delete(&path, ts).await?;
+    call.s.objects().delete(&path, ts).await?;
     let row = objects::ObjectRow {
         name: object,
         ts: ts.0,

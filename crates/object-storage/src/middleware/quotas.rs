@@ -75,7 +75,7 @@ async fn upload_size(call: &Call) -> Result<Option<u64>> {
         })
     };
     match source {
-        Some((_, path)) => Ok(call.s.disk.open(&path).await?.map(|o| o.meta.size)),
+        Some((_, path)) => Ok(call.s.objects().open(&path).await?.map(|o| o.meta.size)),
         None => Ok(call.header("content-length").and_then(|v| v.parse().ok())),
     }
 }

@@ -8,6 +8,7 @@ mod containers;
 mod formpost;
 mod objects;
 mod quotas;
+mod replication;
 mod slo;
 mod tempurl;
 mod versioning;
@@ -27,7 +28,12 @@ pub struct Swift {
 
 impl Swift {
     pub async fn start() -> Swift {
-        let cloud = TestCloud::start().await.with_object_storage().await;
+        Swift::start_with(|_, _| {}).await
+    }
+
+    /// A cloud whose object storage config `tune` changes first.
+    pub async fn start_with(tune: impl FnOnce(&std::path::Path, &mut object_storage::ObjectStorageConfig)) -> Swift {
+        let cloud = TestCloud::start().await.with_object_storage_using(tune).await;
         let base = cloud.object_storage_url.clone().unwrap();
         let token = cloud.admin_token().await;
         let (_, body) = cloud.call(Method::GET, "auth/tokens", &token, None).await;
