@@ -4,9 +4,10 @@
 # subnets (pools, DNS, gateway), ports with fixed IPs, list filters,
 # routers (interfaces, external gateway), floating IPs, security groups
 # and rules, quotas, and the errors a client must see (400 overlapping
-# subnet, 404 unknown network, 409 address in use). No network agent runs
-# in `oxistack up` yet, so ports stay DOWN: nothing here waits for ACTIVE.
-# Everything it creates it deletes again.
+# subnet, 404 unknown network, 409 address in use). The ports made here
+# are bound to no host, so they stay DOWN whatever the network agent of
+# `oxistack up` does: nothing here waits for ACTIVE (guest-cli.sh does, for
+# a server's port). Everything it creates it deletes again.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/network-cli-cloud),
 # OXI_PORT_OFFSET (default 20800).
