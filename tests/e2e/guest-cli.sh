@@ -13,7 +13,8 @@
 # on a network gets a port (ACTIVE once the network agent plugged its tap),
 # QEMU opens the tap, the guest's console shows the address it got by DHCP,
 # `server add/remove network` hot-plugs and unplugs NICs, and delete removes
-# the port and the tap; a qcow2 naming a backing file gives a server in ERROR
+# the port and the tap; `server rescue` boots the image with the server's disk
+# second (QMP) and `server unrescue` boots its own disk again; a qcow2 naming a backing file gives a server in ERROR
 # with a fault, and no QEMU process.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/guest-cli-cloud),
@@ -147,6 +148,19 @@ PY
 no_volume_disk() {  # UUID VOLUME - QEMU has no disk of the volume
     ! qmp_query "$1" query-block | grep -q -- "vol-$2"
 }
+no_rescue_disk() { ! qmp_query "$1" query-block | grep -q 'disk\.rescue'; }
+# --- rescue: the image boots first, the server's own disk second (about 20 s) ---
+step "server rescue" openstack server rescue "$SRV_ID"
+step "RESCUE" wait_field status RESCUE 120 openstack server show "$SRV_ID"
+step "QEMU boots the rescue disk, the server's disk second" expect_match 'disk\.rescue".*/disk"' \
+    qmp_query "$SRV_ID" query-block
+step "the rescue boot reached the marker" console_has "$SRV_ID" 4 "$MARKER"
+step "server unrescue" openstack server unrescue "$SRV_ID"
+step "ACTIVE after unrescue" wait_field status ACTIVE 120 openstack server show "$SRV_ID"
+step "the rescue disk is gone" bash -c "[ ! -e '$INSTANCES/$SRV_ID/disk.rescue' ]"
+step "QEMU has no rescue disk any more" no_rescue_disk "$SRV_ID"
+step "the server's own disk booted" console_has "$SRV_ID" 5 "$MARKER"
+
 step "volume create" os_id volume create --size 1 "vol-$S"
 VOL_ID="$STEP_OUT"
 step "the volume is available" wait_field status available 60 openstack volume show "$VOL_ID"

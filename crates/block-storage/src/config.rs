@@ -4,6 +4,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How this service logs in to call compute (Cinder's `[nova]`
+/// keystoneauth section, its privileged user): a password login at
+/// `auth_url`.
+#[derive(Clone, Debug)]
+pub struct ServiceCredentials {
+    pub auth_url: String,
+    pub username: String,
+    pub password: String,
+    pub user_domain_name: String,
+    pub project_name: String,
+    pub project_domain_name: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct BlockStorageConfig {
     /// The URL clients reach this service at, without `/v3`.
@@ -26,6 +39,12 @@ pub struct BlockStorageConfig {
     /// `quota_backups`, `quota_backup_gigabytes`, `per_volume_size_limit`,
     /// `quota_groups` (Cinder's defaults: 10, 10, 1000, 10, 1000, -1, 10).
     pub quota_defaults: crate::quotas::QuotaDefaults,
+    /// The compute endpoint (`http://host:8774`) told of extended attached
+    /// volumes; `None`: the `compute` entry of the service token's catalog.
+    pub compute_url: Option<String>,
+    /// The service's credentials for compute; `None`: compute is not told
+    /// (its guests see a grown volume at their next start only).
+    pub service_credentials: Option<ServiceCredentials>,
 }
 
 impl BlockStorageConfig {
@@ -40,6 +59,8 @@ impl BlockStorageConfig {
             service_down_time: crate::rpc::SERVICE_DOWN_TIME,
             controller_host: "localhost".into(),
             quota_defaults: crate::quotas::QuotaDefaults::default(),
+            compute_url: None,
+            service_credentials: None,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! and `volumev3` (endpoint `…/v3/%(project_id)s`). Callers: the
 //! `openstack` CLI and SDKs, tempest. Callees: identity (token validation,
 //! in process or over HTTP), the image service (REST, with the user's
-//! token, for volumes from images), and the volume agents over the bus on
+//! token, for volumes from images), compute (REST, with the service's own
+//! token, told of extended attached volumes), and the volume agents over the bus on
 //! `volume.<host>` ([`rpc`] is that contract; the agents heartbeat on
 //! [`rpc::SCHEDULER_TOPIC`], and a backend that misses heartbeats is shown
 //! `down` in `os-services` and is not scheduled to).
@@ -20,7 +21,9 @@
 //!   API), [`types`], [`quotas`] (and quota classes), [`messages`] (user
 //!   messages), [`services`] (heartbeats, zones, hosts, pools and the
 //!   capacity and capabilities scheduler), [`scheduler`] (the bus end);
-//! - [`image_client`] — the image service over REST;
+//! - [`image_client`] — the image service over REST; [`compute_client`]
+//!   — compute's `os-server-external-events` with the service's own
+//!   credentials (`volume-extended` after an attached volume grew);
 //! - `db/` — the tables and every SQL statement, on SQLite, PostgreSQL or
 //!   MySQL;
 //! - [`agent`] — the volume agent (`cinder-volume`): reconcile at start,
@@ -57,6 +60,7 @@
 pub mod agent;
 pub mod api;
 pub mod attachments;
+pub mod compute_client;
 pub mod config;
 pub(crate) mod db;
 pub mod error;

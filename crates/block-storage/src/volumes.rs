@@ -539,10 +539,10 @@ impl BlockStorage {
 
     /// `os-extend`: bigger only, from `available` (or `in-use` when
     /// `attached_too`: microversion 3.42), within quota. An attached
-    /// volume's file grows under the running guest; the guest sees the new
-    /// size once its hypervisor resizes the disk (Nova's `volume-extended`
-    /// event, which this cloud's compute does not send yet) or at its next
-    /// start.
+    /// volume's file grows under the running guest; once it has, compute
+    /// is sent a `volume-extended` event for each server the volume is
+    /// attached to (see [`BlockStorage::volume_updated`]), whose
+    /// hypervisor resizes the guest's disk.
     pub async fn extend_volume(&self, caller: &Caller, id: &str, new_size: i64, attached_too: bool) -> Result<()> {
         let v = self.get_volume(caller, id).await?;
         let from = if attached_too && v.status == "in-use" {
@@ -756,11 +756,18 @@ impl BlockStorage {
         }
         // A volume with attachments is in use whatever its backend says
         // (an online extend or a reconciled extend ends here).
-        let status = if u.status == "available" && !db::attachments::of_volume(&self.db, &v.id).await?.is_empty() {
+        let attachments = db::attachments::of_volume(&self.db, &v.id).await?;
+        let status = if u.status == "available" && !attachments.is_empty() {
             "in-use"
         } else {
             u.status.as_str()
         };
+        if v.status == "extending" && status == "in-use" {
+            let mut servers: Vec<String> = attachments.into_iter().filter_map(|a| a.instance_uuid).collect();
+            servers.sort();
+            servers.dedup();
+            self.notify_volume_extended(&v.id, servers);
+        }
         db::volumes::finish(
             &self.db,
             &u.volume_id,
@@ -771,5 +778,36 @@ impl BlockStorage {
         )
         .await?;
         Ok(())
+    }
+}
+
+impl BlockStorage {
+    /// Cinder's `nova.API.extend_volume`: a `volume-extended` event to
+    /// compute for each server, with the service's credentials, in the
+    /// background. A failure is logged, not undone: the volume did grow.
+    fn notify_volume_extended(&self, volume_id: &str, servers: Vec<String>) {
+        let Some(creds) = self.config.service_credentials.clone() else {
+            tracing::info!(volume = %volume_id, "no credentials for compute: the servers are not told of the extend");
+            return;
+        };
+        if servers.is_empty() {
+            return;
+        }
+        let client = crate::compute_client::ComputeClient::new(self.config.compute_url.clone(), creds);
+        let volume_id = volume_id.to_owned();
+        tokio::spawn(async move {
+            match client.volume_extended(&servers, &volume_id).await {
+                Ok(events) => {
+                    for e in events.iter().filter(|e| e["code"] != 200) {
+                        tracing::warn!(volume = %volume_id, server = %e["server_uuid"], code = %e["code"],
+                            "compute did not take the volume-extended event");
+                    }
+                    tracing::info!(volume = %volume_id, servers = ?servers, "compute told of the extend");
+                }
+                Err(e) => {
+                    tracing::error!(volume = %volume_id, servers = ?servers, error = %e, "failed to notify compute of the extend")
+                }
+            }
+        });
     }
 }

@@ -359,6 +359,8 @@ impl Manager {
                         u.flavor = Some(old_flavor.clone());
                     }
                     Action::Shelve { .. } => u.vm_state = Some(vm_states::SHELVED_OFFLOADED.to_owned()),
+                    Action::Rescue { .. } => u.vm_state = Some(vm_states::RESCUED.to_owned()),
+                    Action::Unrescue => u.vm_state = Some(vm_states::ACTIVE.to_owned()),
                     Action::Terminate => {
                         u.vm_state = Some(vm_states::DELETED.to_owned());
                         u.deleted = true;
@@ -366,6 +368,7 @@ impl Manager {
                     Action::Snapshot { .. }
                     | Action::AttachVolume { .. }
                     | Action::DetachVolume { .. }
+                    | Action::ExtendVolume { .. }
                     | Action::AttachInterface { .. }
                     | Action::DetachInterface { .. } => {}
                 }
@@ -387,6 +390,8 @@ impl Manager {
                     | Action::Resize { .. }
                     | Action::ConfirmResize
                     | Action::RevertResize { .. }
+                    | Action::Rescue { .. }
+                    | Action::Unrescue
                     | Action::Terminate => true,
                     _ => false,
                 };
@@ -465,8 +470,21 @@ impl Manager {
                 Some(api) => self.detach_volume(ctx, uuid, volume_id, mountpoint, api).await,
                 None => d.detach_volume(uuid, volume_id, mountpoint).await,
             },
+            Action::ExtendVolume {
+                volume_id,
+                volume_api,
+                new_size,
+            } => {
+                self.extend_volume(ctx, uuid, volume_id, volume_api.as_deref(), *new_size)
+                    .await
+            }
             Action::AttachInterface { port } => d.attach_interface(uuid, port).await,
             Action::DetachInterface { port_id } => d.detach_interface(uuid, port_id).await,
+            Action::Rescue { instance, rescue_image } => {
+                check_uuid(uuid, &instance.uuid)?;
+                d.rescue(ctx, instance, rescue_image).await
+            }
+            Action::Unrescue => d.unrescue(uuid).await,
         }
     }
 }

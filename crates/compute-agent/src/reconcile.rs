@@ -11,6 +11,7 @@
 //! | `deleted` | finishes the delete (destroy, `deleted: true`) |
 //! | `building`, or task `scheduling`/`networking`/`block_device_mapping`/`spawning` | destroys what the driver has of it, `error`, no task, with a fault: the build was cut short (the conductor releases its claim; a build message for it that comes later is not run) |
 //! | `active`/`stopped` with a `rebuilding` task | `error`, no task, with a fault |
+//! | task `rescuing`/`unrescuing` | `error`, no task, with a fault (a hard reboot then boots the instance's own disk) |
 //! | task `image_*` or `resize_prep` | clears the task |
 //! | task `deleting` | finishes the delete |
 //! | task `rebooting*` | reboots again (hard unless the guest runs), or clears the task if a started reboot left it running |
@@ -146,6 +147,20 @@ impl Manager {
                 record,
                 current,
                 "the compute agent stopped before the instance finished rebuilding",
+            )
+            .await;
+            return;
+        }
+        if matches!(task, Some(RESCUING | UNRESCUING)) {
+            // Whether the guest booted its rescue disk is not known here;
+            // from ERROR a hard reboot boots the instance's own disk again.
+            tracing::warn!(
+                "the rescue or unrescue was cut short by the agent's restart; setting the instance to ERROR"
+            );
+            self.error_out(
+                record,
+                current,
+                "the compute agent stopped before the instance finished its rescue or unrescue",
             )
             .await;
             return;

@@ -192,6 +192,27 @@ pub enum Action {
     DetachInterface {
         port_id: String,
     },
+    /// Boot `instance` from `rescue_image` (the controller resolves it:
+    /// the one asked for, else the instance's own image, as Nova does),
+    /// with the instance's root disk attached second; ends `rescued`.
+    Rescue {
+        instance: Box<InstanceSpec>,
+        rescue_image: Box<ImageSpec>,
+    },
+    /// Back to booting from the instance's own root disk; ends `active`.
+    Unrescue,
+    /// Block storage grew an attached volume (Nova's `volume-extended`
+    /// event): the agent reads its new size (`GET` the volume at
+    /// `volume_api` with the context's token) and has the driver resize
+    /// the guest's disk to it. Without `volume_api`, `new_size` (bytes)
+    /// is used.
+    ExtendVolume {
+        volume_id: String,
+        #[serde(default)]
+        volume_api: Option<String>,
+        #[serde(default)]
+        new_size: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -468,6 +489,8 @@ pub mod task_states {
     pub const SHELVING_IMAGE_PENDING_UPLOAD: &str = "shelving_image_pending_upload";
     pub const SHELVING_IMAGE_UPLOADING: &str = "shelving_image_uploading";
     pub const SHELVING_OFFLOADING: &str = "shelving_offloading";
+    pub const RESCUING: &str = "rescuing";
+    pub const UNRESCUING: &str = "unrescuing";
 }
 
 impl Action {
@@ -493,8 +516,11 @@ impl Action {
             Action::Snapshot { .. } => IMAGE_SNAPSHOT,
             Action::Shelve { .. } => SHELVING,
             Action::Terminate => DELETING,
+            Action::Rescue { .. } => RESCUING,
+            Action::Unrescue => UNRESCUING,
             Action::AttachVolume { .. }
             | Action::DetachVolume { .. }
+            | Action::ExtendVolume { .. }
             | Action::AttachInterface { .. }
             | Action::DetachInterface { .. } => return None,
         })
@@ -518,8 +544,11 @@ impl Action {
             Action::Snapshot { .. } => "compute_snapshot_instance",
             Action::Shelve { .. } => "compute_shelve_instance",
             Action::Terminate => "compute_terminate_instance",
+            Action::Rescue { .. } => "compute_rescue_instance",
+            Action::Unrescue => "compute_unrescue_instance",
             Action::AttachVolume { .. } => "compute_attach_volume",
             Action::DetachVolume { .. } => "compute_detach_volume",
+            Action::ExtendVolume { .. } => "compute_extend_volume",
             Action::AttachInterface { .. } => "compute_attach_interface",
             Action::DetachInterface { .. } => "compute_detach_interface",
         }

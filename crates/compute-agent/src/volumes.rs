@@ -17,11 +17,18 @@
 //! Either way the controller learns the outcome from a `volume_event`
 //! cast, and the instance action's event from the usual closing
 //! `instance_update`.
+//!
+//! Extend (block storage grew an attached volume and told compute with a
+//! `volume-extended` event): the volume's size is read from block
+//! storage and the driver resizes the guest's disk to it; the outcome is
+//! the `compute_extend_volume` event of the `extend_volume` action.
 
 use crate::driver::DriverError;
 use crate::manager::Manager;
 use crate::rpc::{RequestContext, VolumeEvent};
 use crate::volume_client::{VolumeClient, VolumeError, connector};
+
+const GIB: u64 = 1 << 30;
 
 fn volume_failed(step: &str, volume_id: &str, e: VolumeError) -> DriverError {
     DriverError::Failed(format!("{step} of volume {volume_id} failed: {e}"))
@@ -134,6 +141,44 @@ impl Manager {
         let outcome = Err(e);
         self.volume_event(uuid, volume_id, "detach", &outcome).await;
         outcome
+    }
+
+    /// Nova's `extend_volume` on a `volume-extended` event: the volume's
+    /// size now (from block storage, as Nova reads it, or as the
+    /// controller gave it) goes to the driver, which grows the guest's
+    /// disk. A volume the guest does not have is only logged, as Nova
+    /// does.
+    pub(crate) async fn extend_volume(
+        &self,
+        ctx: &RequestContext,
+        uuid: &str,
+        volume_id: &str,
+        volume_api: Option<&str>,
+        new_size: Option<u64>,
+    ) -> Result<(), DriverError> {
+        let attached = self.driver.get_info(uuid).await?.volumes.iter().any(|v| v == volume_id);
+        if !attached {
+            tracing::warn!(volume = %volume_id, "extend volume failed: the volume is not attached to the instance");
+            return Ok(());
+        }
+        let bytes = match (volume_api, new_size) {
+            (Some(api), _) => {
+                let client = VolumeClient::new(api, ctx.token.clone());
+                let v = client
+                    .get(volume_id)
+                    .await
+                    .map_err(|e| volume_failed("reading the size", volume_id, e))?;
+                v.size * GIB
+            }
+            (None, Some(bytes)) => bytes,
+            (None, None) => {
+                return Err(DriverError::Failed(format!(
+                    "extend of volume {volume_id}: neither a block-storage endpoint nor a size was given"
+                )));
+            }
+        };
+        tracing::info!(volume = %volume_id, bytes, "block storage extended the volume; resizing the guest's disk");
+        self.driver.extend_volume(uuid, volume_id, bytes).await
     }
 
     async fn volume_event(&self, uuid: &str, volume_id: &str, operation: &str, outcome: &Result<(), DriverError>) {

@@ -662,3 +662,95 @@ async fn unknown_methods_are_refused() {
         .unwrap_err();
     assert!(matches!(e, bus::BusError::Remote(_)), "{e}");
 }
+
+/// Runs an action in a context with `token` and returns the update that
+/// closes it.
+async fn act_with_token(c: &Cloud, uuid: &str, action: Action, token: &str) -> rpc::InstanceUpdate {
+    let skip = c.conductor.updates(uuid).len();
+    let mut context = ctx();
+    context.token = Some(token.to_owned());
+    let req = rpc::ActionRequest {
+        context,
+        instance_uuid: uuid.to_owned(),
+        action,
+    };
+    c.bus
+        .cast(&rpc::agent_topic(HOST), "instance_action", &req)
+        .await
+        .unwrap();
+    c.conductor.wait_event(uuid, skip).await
+}
+
+/// A block-storage stand-in that knows one volume of 5 GiB (what the
+/// agent reads the new size from), and checks the forwarded token.
+async fn volume_service() -> String {
+    let app = axum::Router::new().route(
+        "/v3/p1/volumes/{id}",
+        axum::routing::get(|Path(id): Path<String>, headers: HeaderMap| async move {
+            if headers.get("x-auth-token").and_then(|t| t.to_str().ok()) != Some("tok") {
+                return (StatusCode::UNAUTHORIZED, axum::Json(json!({})));
+            }
+            if id != "vol-1" {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"itemNotFound": {"message": "no"}})),
+                );
+            }
+            (
+                StatusCode::OK,
+                axum::Json(json!({"volume": {"id": id, "status": "in-use", "size": 5}})),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v3/p1")
+}
+
+#[tokio::test]
+async fn extend_volume_resizes_the_disk_to_the_volumes_new_size() {
+    let c = cloud().await;
+    let s = spec();
+    c.build_active(&s).await;
+    c.act_and_wait(
+        &s.uuid,
+        Action::AttachVolume {
+            volume_id: "vol-1".to_owned(),
+            connection_info: json!({"driver_volume_type": "file", "data": {"path": "/tmp/v"}}),
+            mountpoint: "/dev/vdb".to_owned(),
+            volume_api: None,
+        },
+    )
+    .await;
+    let api = volume_service().await;
+    let extend = |volume_id: &str, volume_api: Option<String>, new_size: Option<u64>| Action::ExtendVolume {
+        volume_id: volume_id.to_owned(),
+        volume_api,
+        new_size,
+    };
+
+    // The size read from block storage, with the context's token.
+    let u = act_with_token(&c, &s.uuid, extend("vol-1", Some(api.clone()), None), "tok").await;
+    assert_eq!(u.event, Some(ActionEvent::success("compute_extend_volume")));
+    assert_eq!((u.task_state, u.vm_state, u.expected_task_state), (None, None, None));
+    assert_eq!(c.driver.instance(&s.uuid).unwrap().volumes["vol-1"].size, Some(5 << 30));
+
+    // Block storage refusing (a bad token) fails the event, the disk kept.
+    let u = act_with_token(&c, &s.uuid, extend("vol-1", Some(api.clone()), None), "bad").await;
+    assert_eq!(u.event.as_ref().unwrap().result, "Error", "{u:?}");
+    assert!(u.fault.is_some());
+    assert_eq!(c.driver.instance(&s.uuid).unwrap().volumes["vol-1"].size, Some(5 << 30));
+
+    // A size given outright; a smaller one is refused by the driver.
+    let u = c.act_and_wait(&s.uuid, extend("vol-1", None, Some(6 << 30))).await;
+    assert_eq!(u.event, Some(ActionEvent::success("compute_extend_volume")));
+    assert_eq!(c.driver.instance(&s.uuid).unwrap().volumes["vol-1"].size, Some(6 << 30));
+    let u = c.act_and_wait(&s.uuid, extend("vol-1", None, Some(1 << 30))).await;
+    assert_eq!(u.event.unwrap().result, "Error");
+
+    // A volume the guest does not have: logged, as Nova does, not failed.
+    let u = act_with_token(&c, &s.uuid, extend("vol-9", Some(api), None), "tok").await;
+    assert_eq!(u.event, Some(ActionEvent::success("compute_extend_volume")));
+    assert_eq!(c.driver.instance(&s.uuid).unwrap().volumes.len(), 1);
+}

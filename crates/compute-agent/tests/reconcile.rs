@@ -184,6 +184,33 @@ async fn power_states_are_synced() {
 }
 
 #[tokio::test]
+async fn an_interrupted_rescue_errors_the_instance_and_a_hard_reboot_ends_it() {
+    let driver = FakeDriver::new();
+    let s = spawned(&driver).await;
+    let image = s.image.clone().unwrap();
+    driver.rescue(&ctx(), &s, &image).await.unwrap();
+    let c = cloud_with(
+        driver,
+        vec![record(&s, "active", Some("rescuing"), PowerState::Running)],
+    )
+    .await;
+    let u = c.conductor.wait_updates(&s.uuid, 1).await;
+    assert_eq!(u[0].vm_state.as_deref(), Some("error"));
+    assert_eq!(u[0].task_state, Some(None));
+    assert_eq!(u[0].expected_task_state, Some(Some("rescuing".to_owned())));
+    assert!(
+        u[0].fault.as_ref().unwrap().message.contains("rescue"),
+        "{:?}",
+        u[0].fault
+    );
+    assert!(c.driver.instance(&s.uuid).unwrap().rescue_image.is_some());
+
+    let u = c.act_and_wait(&s.uuid, Action::Reboot { hard: true }).await;
+    assert_eq!(u.vm_state.as_deref(), Some("active"));
+    assert_eq!(c.driver.instance(&s.uuid).unwrap().rescue_image, None);
+}
+
+#[tokio::test]
 async fn an_interrupted_resize_is_rolled_back() {
     let driver = FakeDriver::new();
     let s = spawned(&driver).await;

@@ -411,6 +411,56 @@ impl Compute {
             .await
     }
 
+    // ----- rescue ------------------------------------------------------
+
+    /// `rescue`: boot the server from `rescue_image_ref` (else its own
+    /// image, as Nova does without one) with its root disk attached second.
+    pub async fn rescue_server(&self, caller: &Caller, uuid: &str, rescue_image_ref: Option<&str>) -> Result<()> {
+        let row = self.get_instance(uuid).await?;
+        self.check_locked(caller, &row)?;
+        let rule = Rule {
+            name: "rescue",
+            vm: &[vm_states::ACTIVE, vm_states::STOPPED, vm_states::ERROR],
+            task: NO_TASK,
+        };
+        check_state(&row, &rule)?;
+        let unsupported = |id: &str| ComputeError::bad(format!("Requested rescue image '{id}' is not supported"));
+        let Some(own_image) = row.image.clone() else {
+            return Err(ComputeError::bad(format!(
+                "Instance {uuid} cannot be rescued: Cannot rescue a volume-backed instance"
+            )));
+        };
+        let rescue_image = match rescue_image_ref {
+            Some(id) => match self.image.get(&caller.auth.token, id).await? {
+                // An image without data cannot boot: refused here rather
+                // than failing on the host and erroring the server.
+                Some(image) if image.status == "active" => image.to_spec(self.image.base_url()),
+                _ => return Err(unsupported(id)),
+            },
+            None => own_image,
+        };
+        let row = self
+            .begin(caller, uuid, &rule, Some(task_states::RESCUING), Changes::default())
+            .await?;
+        let action = Action::Rescue {
+            instance: Box::new(instance_spec(&row)),
+            rescue_image: Box::new(rescue_image),
+        };
+        self.cast_action(caller, &row, action).await
+    }
+
+    pub async fn unrescue_server(&self, caller: &Caller, uuid: &str) -> Result<()> {
+        let rule = Rule {
+            name: "unrescue",
+            vm: &[vm_states::RESCUED],
+            task: NO_TASK,
+        };
+        let row = self
+            .begin(caller, uuid, &rule, Some(task_states::UNRESCUING), Changes::default())
+            .await?;
+        self.cast_action(caller, &row, Action::Unrescue).await
+    }
+
     /// The host and the placement provider of the instance's node.
     pub(crate) async fn instance_provider(&self, row: &InstanceRow) -> Result<(String, String)> {
         let Some(host) = row.host.clone() else {

@@ -16,7 +16,9 @@
 //!   status), [`actions`] (server actions and `os-instance-actions`),
 //!   [`server_groups`], [`quotas`] (counted, Nova's "counting quotas"),
 //!   [`usage`] (`os-simple-tenant-usage`), [`volume_attachments`]
-//!   (`os-volume_attachments`, block device mappings);
+//!   (`os-volume_attachments`, block device mappings), [`external_events`]
+//!   (`os-server-external-events` from the network service and block
+//!   storage);
 //! - the [`scheduler`] (filters, placement candidates, weights, claim)
 //!   and the [`conductor`] (the bus end: reports, instance updates,
 //!   failed builds and their re-scheduling);
@@ -49,6 +51,7 @@ pub mod conductor;
 pub mod config;
 pub(crate) mod db;
 pub mod error;
+pub mod external_events;
 pub mod flavors;
 pub mod hosts;
 pub mod image_client;

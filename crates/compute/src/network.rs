@@ -643,6 +643,24 @@ impl Compute {
         }
     }
 
+    /// Nova's refresh on a `network-changed` event (its
+    /// `refresh_vif_id`): the cache brought up to date, and the event's
+    /// port added when it is the instance's but not cached yet (made for
+    /// it behind compute's back; kept on the instance's delete, as a
+    /// user's port).
+    pub(crate) async fn network_changed(&self, row: &InstanceRow, port_id: Option<&str>) -> Result<()> {
+        if let (Some(id), Some(n)) = (port_id, self.network.as_ref())
+            && !row.network_info.iter().any(|v| id_of(v) == id)
+            && let Some(port) = n.show_port(As::Service, id).await?
+            && port["device_id"] == row.uuid.as_str()
+        {
+            tracing::info!(instance = %row.uuid, port = %id, "network-changed for a port not cached; adding it");
+            self.cache_put(&row.uuid, &[(port, true)]).await?;
+        }
+        self.refresh_network_info(row).await;
+        Ok(())
+    }
+
     async fn try_refresh(&self, row: &InstanceRow) -> Result<Vec<Value>> {
         let n = client(self)?;
         let ids: Vec<(&str, String)> = row.network_info.iter().map(|v| ("id", id_of(v).to_owned())).collect();

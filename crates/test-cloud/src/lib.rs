@@ -447,7 +447,8 @@ impl TestCloud {
 
     /// Also starts block storage on port 0 (starting the image service
     /// first if it is not running): its own database on the cloud's
-    /// backend, the in-process bus (compute's, if running), `volumev3` and
+    /// backend, the in-process bus (compute's, if running), the service
+    /// user `cinder` (for compute's `os-server-external-events`), `volumev3` and
     /// `block-storage` in the catalog at `{url}/v3/%(project_id)s`, and one
     /// volume agent `node1@file` with the file driver in the test
     /// directory, reporting every 200 ms; waits until it is scheduled to.
@@ -468,6 +469,21 @@ impl TestCloud {
         let db = store::Db::connect(&url).await.expect("open block-storage database");
         let mut config =
             block_storage::BlockStorageConfig::new(bs_url.clone(), self.image_url.clone().unwrap_or_default());
+        // Block storage tells compute of extended attached volumes as the
+        // service user `cinder`; compute, started later if at all, is found
+        // in the catalog.
+        self.identity
+            .ensure_service_user("cinder", "test-cinder-password")
+            .await
+            .expect("service user cinder");
+        config.service_credentials = Some(block_storage::config::ServiceCredentials {
+            auth_url: self.identity_url.clone(),
+            username: "cinder".into(),
+            password: "test-cinder-password".into(),
+            user_domain_name: "Default".into(),
+            project_name: "service".into(),
+            project_domain_name: "Default".into(),
+        });
         adjust(&mut config);
         let bus = self.bus.get_or_insert_with(bus::Bus::in_process).clone();
         let service = block_storage::BlockStorage::start(config, db, self.token_auth(), bus)

@@ -11,7 +11,8 @@
 //! For tests of rescheduling and crash recovery:
 //! - [`FakeDriver::fail_next_spawns`] makes the next N spawns fail, and an
 //!   instance whose metadata has `fake_fail_spawn=true` always fails to
-//!   spawn;
+//!   spawn; one whose metadata has `fake_fail_rescue=true` fails to
+//!   rescue;
 //! - [`FakeDriver::with_delay`] / [`FakeDriver::set_delay`] make every
 //!   operation take that long;
 //! - [`FakeDriver::persistent`] keeps the instance list in a JSON file, so
@@ -33,10 +34,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Driver, DriverError, DriverInstance, InstanceInfo};
-use crate::rpc::{FlavorSpec, HostResources, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
 
 /// The metadata key that makes a spawn fail (`fake_fail_spawn=true`).
 pub const FAIL_SPAWN_METADATA: &str = "fake_fail_spawn";
+
+/// The metadata key that makes a rescue fail (`fake_fail_rescue=true`).
+pub const FAIL_RESCUE_METADATA: &str = "fake_fail_rescue";
 
 /// How many console lines an instance keeps.
 const CONSOLE_LINES: usize = 1000;
@@ -46,6 +50,9 @@ const CONSOLE_LINES: usize = 1000;
 pub struct FakeVolume {
     pub mountpoint: String,
     pub connection_info: Value,
+    /// The size in bytes the last extend gave the disk; `None` until one.
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// One instance of the fake hypervisor (what [`FakeDriver::instance`]
@@ -66,6 +73,10 @@ pub struct FakeInstance {
     /// How many times the guest has booted.
     #[serde(default)]
     pub boots: u32,
+    /// While rescued: the image the guest boots from instead of its own
+    /// disk.
+    #[serde(default)]
+    pub rescue_image: Option<String>,
 }
 
 impl FakeInstance {
@@ -104,7 +115,11 @@ impl FakeInstance {
                 spec.name, spec.uuid, self.flavor.name, self.flavor.vcpus, self.flavor.memory_mb, self.flavor.root_gb
             ),
         ];
-        if let Some(image) = &spec.image {
+        if let Some(rescue) = &self.rescue_image {
+            lines.push(format!(
+                "[    0.200000] fake: rescue boot from image {rescue}; the instance's root disk is /dev/vdb"
+            ));
+        } else if let Some(image) = &spec.image {
             lines.push(format!(
                 "[    0.200000] fake: root disk from image {} ({})",
                 image.id,
@@ -427,6 +442,7 @@ impl Driver for FakeDriver {
                 .collect(),
             console: Vec::new(),
             boots: 0,
+            rescue_image: None,
         };
         instance.boot();
         s.instances.insert(spec.uuid.clone(), instance);
@@ -455,6 +471,8 @@ impl Driver for FakeDriver {
             } else {
                 "reboot: Restarting system".to_owned()
             });
+            // A reboot ends a rescue, as with the qemu driver.
+            i.rescue_image = None;
             i.boot();
             Ok(())
         })
@@ -476,7 +494,11 @@ impl Driver for FakeDriver {
         self.mutate(uuid, |i| {
             match i.power_state {
                 PowerState::Running => {}
-                PowerState::Shutdown | PowerState::Crashed | PowerState::NoState => i.boot(),
+                PowerState::Shutdown | PowerState::Crashed | PowerState::NoState => {
+                    // A stopped rescue is over: the guest boots its own disk.
+                    i.rescue_image = None;
+                    i.boot()
+                }
                 PowerState::Paused | PowerState::Suspended => return Err(i.invalid("power on")),
             }
             Ok(())
@@ -662,6 +684,7 @@ impl Driver for FakeDriver {
                 FakeVolume {
                     mountpoint: mountpoint.to_owned(),
                     connection_info: connection_info.clone(),
+                    size: None,
                 },
             );
             i.log(format!("virtio_blk: new disk {mountpoint} (volume {volume_id})"));
@@ -678,6 +701,28 @@ impl Driver for FakeDriver {
                 )));
             }
             i.log(format!("virtio_blk: disk {mountpoint} removed (volume {volume_id})"));
+            Ok(())
+        })
+    }
+
+    async fn extend_volume(&self, uuid: &str, volume_id: &str, new_size: u64) -> Result<(), DriverError> {
+        self.pause_for_delay().await;
+        self.mutate(uuid, |i| {
+            let Some(v) = i.volumes.get_mut(volume_id) else {
+                return Err(DriverError::Failed(format!(
+                    "volume {volume_id} is not attached to {uuid}"
+                )));
+            };
+            if v.size.is_some_and(|s| s > new_size) {
+                return Err(DriverError::Failed(format!(
+                    "volume {volume_id} of {uuid} cannot shrink to {new_size} bytes"
+                )));
+            }
+            v.size = Some(new_size);
+            let mountpoint = v.mountpoint.clone();
+            i.log(format!(
+                "virtio_blk: {mountpoint} new size {new_size} bytes (volume {volume_id})"
+            ));
             Ok(())
         })
     }
@@ -708,6 +753,44 @@ impl Driver for FakeDriver {
                 return Err(DriverError::Failed(format!("port {port_id} is not attached to {uuid}")));
             }
             i.log(format!("virtio_net: interface for port {port_id} removed"));
+            Ok(())
+        })
+    }
+
+    async fn rescue(
+        &self,
+        _ctx: &RequestContext,
+        spec: &InstanceSpec,
+        rescue_image: &ImageSpec,
+    ) -> Result<(), DriverError> {
+        self.pause_for_delay().await;
+        self.mutate(&spec.uuid, |i| {
+            if spec.metadata.get(FAIL_RESCUE_METADATA).map(String::as_str) == Some("true") {
+                return Err(DriverError::Failed(format!(
+                    "fake driver: rescue of {} failed ({FAIL_RESCUE_METADATA}=true)",
+                    spec.uuid
+                )));
+            }
+            if i.power_state != PowerState::Shutdown {
+                i.log("reboot: Power down".to_owned());
+            }
+            i.rescue_image = Some(rescue_image.id.clone());
+            i.boot();
+            Ok(())
+        })
+    }
+
+    async fn unrescue(&self, uuid: &str) -> Result<(), DriverError> {
+        self.pause_for_delay().await;
+        self.mutate(uuid, |i| {
+            if i.rescue_image.is_none() {
+                return Err(i.invalid("unrescue"));
+            }
+            if i.power_state != PowerState::Shutdown {
+                i.log("reboot: Power down".to_owned());
+            }
+            i.rescue_image = None;
+            i.boot();
             Ok(())
         })
     }

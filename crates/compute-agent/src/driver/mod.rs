@@ -14,7 +14,7 @@ pub mod qemu;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rpc::{FlavorSpec, HostResources, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
 
 pub use fake::FakeDriver;
 pub use qemu::{QemuConfig, QemuDriver};
@@ -157,8 +157,34 @@ pub trait Driver: Send + Sync + 'static {
 
     async fn detach_volume(&self, uuid: &str, volume_id: &str, mountpoint: &str) -> Result<(), DriverError>;
 
+    /// Grow the guest's disk of an attached volume to `new_size` bytes
+    /// (Nova's `extend_volume`), after block storage grew the volume
+    /// itself: the running guest sees the new size. A guest that is not
+    /// running needs nothing (its next start opens the grown volume). An
+    /// error when the volume is not attached.
+    async fn extend_volume(&self, uuid: &str, volume_id: &str, new_size: u64) -> Result<(), DriverError>;
+
     /// Plug `port` (a Neutron port body with at least an `id`).
     async fn attach_interface(&self, uuid: &str, port: &Value) -> Result<(), DriverError>;
 
     async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), DriverError>;
+
+    /// Rescue (Nova's `rescue`): power the guest off (cleanly when it
+    /// runs), then boot it from a fresh disk of `rescue_image` with the
+    /// instance's own root disk attached as the second disk, so a user can
+    /// repair it. Ends `Running`. The rescue survives the agent's restart
+    /// and [`Driver::destroy`] removes it with the rest. A reboot, or a
+    /// start after a stop, of a rescued guest boots its own disk again (the
+    /// rescue is dropped), as the controller then shows it `active`.
+    async fn rescue(
+        &self,
+        ctx: &RequestContext,
+        spec: &InstanceSpec,
+        rescue_image: &ImageSpec,
+    ) -> Result<(), DriverError>;
+
+    /// Back from a rescue: boot the instance's own root disk again and
+    /// drop the rescue disk. Ends `Running`. [`DriverError::InvalidState`]
+    /// when the instance is not rescued.
+    async fn unrescue(&self, uuid: &str) -> Result<(), DriverError>;
 }

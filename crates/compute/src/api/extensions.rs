@@ -71,6 +71,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Extended services deletion support.",
     ),
     ("os-attach-interfaces", "AttachInterfaces", "Attach interface support."),
+    (
+        "os-server-external-events",
+        "ServerExternalEvents",
+        "Server External Event Triggers.",
+    ),
     ("OS-EXT-IPS", "ExtendedIps", "Adds type parameter to the ip list."),
     (
         "OS-EXT-IPS-MAC",

@@ -16,6 +16,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod quotas;
 pub mod server_actions;
+pub mod server_external_events;
 pub mod server_groups;
 pub mod servers;
 pub mod services;
@@ -34,6 +35,7 @@ impl Compute {
         let resources: Router<Compute> = Router::new()
             .merge(servers::routes())
             .merge(server_actions::routes())
+            .merge(server_external_events::routes())
             .merge(interfaces::routes())
             .merge(ips::routes())
             .merge(server_groups::routes())

@@ -83,6 +83,8 @@ async fn action(
         "forceDelete" => "os_compute_api:os-deferred-delete:force",
         "os-resetState" => "os_compute_api:os-admin-actions:reset_state",
         "createBackup" => "os_compute_api:os-create-backup",
+        "rescue" => "os_compute_api:os-rescue",
+        "unrescue" => "os_compute_api:os-unrescue",
         other => {
             return Err(ApiError::bad_request(format!("There is no such action: {other}")));
         }
@@ -196,6 +198,8 @@ async fn action(
             c.reset_state(&uuid, state).await?
         }
         "createBackup" => return create_backup(&c, &caller, v, &uuid, args).await,
+        "rescue" => return rescue(&c, &caller, &uuid, args).await,
+        "unrescue" => c.unrescue_server(&caller, &uuid).await?,
         _ => unreachable!("action names are matched above"),
     }
     Ok(accepted())
@@ -212,6 +216,52 @@ fn image_created(c: &Compute, v: Version, image_id: &str) -> Response {
         headers.insert(header::LOCATION, l);
     }
     (StatusCode::ACCEPTED, headers).into_response()
+}
+
+/// `rescue` answers 200 with the password of the rescue boot (Nova's
+/// `[api] enable_instance_password` is on, as for create and rebuild).
+async fn rescue(c: &Compute, caller: &Caller, uuid: &str, args: &Value) -> ApiResult<Response> {
+    let invalid = |field: &str, value: &Value, why: &str| {
+        ApiError::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {value}. {why}"
+        ))
+    };
+    let empty = serde_json::Map::new();
+    let a = match args {
+        Value::Object(a) => a,
+        Value::Null => &empty,
+        other => {
+            return Err(invalid(
+                "rescue",
+                other,
+                &format!("{other} is not of type 'object', 'null'"),
+            ));
+        }
+    };
+    if let Some(k) = a
+        .keys()
+        .find(|k| !["adminPass", "rescue_image_ref"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            "rescue",
+            args,
+            &format!("Additional properties are not allowed ('{k}' was unexpected)"),
+        ));
+    }
+    let pass = match a.get("adminPass") {
+        None => crate::servers::random_password(),
+        Some(Value::String(p)) => p.clone(),
+        Some(other) => return Err(invalid("adminPass", other, &format!("{other} is not of type 'string'"))),
+    };
+    let image = match a.get("rescue_image_ref") {
+        None => None,
+        Some(Value::String(r)) if uuid::Uuid::parse_str(r).is_ok() => Some(r.as_str()),
+        Some(other) => {
+            return Err(invalid("rescue_image_ref", other, &format!("{other} is not a 'uuid'")));
+        }
+    };
+    c.rescue_server(caller, uuid, image).await?;
+    Ok(Json(json!({"adminPass": pass})).into_response())
 }
 
 async fn create_backup(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Value) -> ApiResult<Response> {

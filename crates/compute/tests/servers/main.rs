@@ -2,9 +2,11 @@
 //! against `TestCloud::with_compute()` (identity, placement, image,
 //! compute, and fake-driver agents on an in-process bus).
 
+mod external_events;
 mod images;
 mod networking;
 mod quotas;
+mod rescue;
 mod volumes;
 
 use std::time::Duration;

@@ -614,3 +614,104 @@ async fn a_reclaimed_server_releases_its_volumes_as_the_service() {
     wait_volume(&cloud, &token, &project, &vol, "available").await;
     cloud.stop().await;
 }
+
+/// Block storage's 3.42 extend of an attached volume tells compute
+/// (`volume-extended`, as the service user `cinder`), whose agent resizes
+/// the guest's disk to the volume's new size; the server gets Nova's
+/// `extend_volume` action. Compute answers the same event for a volume
+/// the server does not have without touching anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_use_extend_reaches_the_guest() {
+    let (cloud, token, project, img) = cloud_with_volumes().await;
+    let server = active_server(&cloud, &token, &img).await;
+    let vol = new_volume(&cloud, &token, &project, "grow").await;
+    let (s, v) = call(
+        &cloud,
+        Method::POST,
+        &attachments_path(&server),
+        &token,
+        Some(json!({"volumeAttachment": {"volumeId": vol}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    wait_volume(&cloud, &token, &project, &vol, "in-use").await;
+    let driver = cloud.agents[0].1.clone();
+    assert_eq!(driver.instance(&server).unwrap().volumes[&vol].size, None);
+
+    let url = format!(
+        "{}/v3/{project}/volumes/{vol}/action",
+        cloud.block_storage_url.as_deref().unwrap()
+    );
+    let resp = cloud
+        .http
+        .post(url)
+        .header("x-auth-token", &token)
+        .header("openstack-api-version", "volume 3.42")
+        .json(&json!({"os-extend": {"new_size": 3}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let volume = wait_volume(&cloud, &token, &project, &vol, "in-use").await;
+    assert_eq!(volume["size"], 3, "{volume}");
+
+    let mut size = None;
+    for _ in 0..200 {
+        size = driver.instance(&server).unwrap().volumes[&vol].size;
+        if size.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(size, Some(3 << 30), "the guest's disk never grew");
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers/{server}/os-instance-actions"),
+        &token,
+        None,
+    )
+    .await;
+    let action = v["instanceActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "extend_volume")
+        .unwrap_or_else(|| panic!("no extend_volume action: {v}"))
+        .clone();
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = call(
+            &cloud,
+            Method::GET,
+            &format!(
+                "servers/{server}/os-instance-actions/{}",
+                action["request_id"].as_str().unwrap()
+            ),
+            &token,
+            None,
+        )
+        .await;
+        events = v["instanceAction"]["events"].clone();
+        if events.as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(events[0]["event"], "compute_extend_volume", "{events}");
+    assert_eq!(events[0]["result"], "Success", "{events}");
+
+    // A volume the server does not have: accepted, the disk left alone.
+    let other = uuid::Uuid::new_v4().to_string();
+    let (s, v) = call(
+        &cloud,
+        Method::POST,
+        "os-server-external-events",
+        &token,
+        Some(json!({"events": [{"name": "volume-extended", "server_uuid": server, "tag": other}]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(driver.instance(&server).unwrap().volumes.len(), 1);
+    cloud.stop().await;
+}

@@ -29,6 +29,9 @@
 //! Ports are virtio-net NICs on the taps the network agent makes, hot-plugged
 //! over QMP and kept in the record's `spec.network_info` ([`vif`]).
 //!
+//! A rescued guest boots `disk.rescue` (an overlay of the rescue image)
+//! with its own `disk` second ([`rescue`]).
+//!
 //! Not here yet: a KVM probe by test boot (`virt_type` is chosen by the
 //! operator; TCG by default because nested `/dev/kvm` on these machines
 //! cannot boot stock kernels), live migration.
@@ -37,6 +40,7 @@ pub mod cgroup;
 pub mod config_drive;
 pub mod disk;
 pub mod qmp;
+pub mod rescue;
 pub mod vif;
 pub mod volumes;
 
@@ -51,7 +55,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::process::Command;
 
 use super::{Driver, DriverError, DriverInstance, InstanceInfo};
-use crate::rpc::{FlavorSpec, HostResources, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
 use qmp::Qmp;
 
 /// How much of the serial log `console_output` returns at most (Nova's
@@ -168,13 +172,21 @@ struct Record {
     /// Attached volumes, put on the command line at every start.
     #[serde(default)]
     volumes: Vec<volumes::AttachedVolume>,
+    /// Set while rescued: what boots instead of the root disk.
+    #[serde(default)]
+    rescue: Option<rescue::RescueBoot>,
 }
 
 impl Record {
     /// The cached images the instance needs.
     fn image_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.spec.image.iter().map(|i| i.id.clone()).collect();
-        for f in self.kernel.iter().chain(self.ramdisk.iter()) {
+        let mut files: Vec<&PathBuf> = self.kernel.iter().chain(self.ramdisk.iter()).collect();
+        if let Some(r) = &self.rescue {
+            ids.push(r.image_id.clone());
+            files.extend(r.kernel.iter().chain(r.ramdisk.iter()));
+        }
+        for f in files {
             if let Some(stem) = f.file_stem() {
                 ids.push(stem.to_string_lossy().into_owned());
             }
@@ -341,11 +353,9 @@ impl QemuDriver {
         push(&["-chardev", &qmp, "-mon", "chardev=qmp,mode=control"]);
         let serial = format!("file,id=serial0,path={},append=on", dir.join("console.log").display());
         push(&["-chardev", &serial, "-serial", "chardev:serial0"]);
-        let root = format!(
-            "file={},format=qcow2,if=virtio,discard=unmap",
-            dir.join("disk").display()
-        );
-        push(&["-drive", &root]);
+        for a in rescue::root_drives(record, &dir) {
+            push(&[&a]);
+        }
         if record.config_drive {
             let cd = format!(
                 "file={},format=raw,if=virtio,readonly=on",
@@ -353,11 +363,12 @@ impl QemuDriver {
             );
             push(&["-drive", &cd]);
         }
-        if let Some(kernel) = &record.kernel {
+        let (kernel, ramdisk, cmdline) = rescue::boot_files(record);
+        if let Some(kernel) = kernel {
             push(&["-kernel", &kernel.to_string_lossy()]);
-            push(&["-append", record.cmdline.as_deref().unwrap_or(DEFAULT_CMDLINE)]);
+            push(&["-append", cmdline.unwrap_or(DEFAULT_CMDLINE)]);
         }
-        if let Some(ramdisk) = &record.ramdisk {
+        if let Some(ramdisk) = ramdisk {
             push(&["-initrd", &ramdisk.to_string_lossy()]);
         }
         if let Some(state) = incoming {
@@ -474,6 +485,30 @@ impl QemuDriver {
         let image = spec.image.as_ref().ok_or_else(|| {
             failed("the instance has no image: booting from a volume needs the block storage service, which is not built yet")
         })?;
+        let boot = self.fetch(ctx, image).await?;
+        let root = dir.join("disk");
+        let _ = std::fs::remove_file(&root);
+        disk::create_overlay(&boot.base, &root, spec.flavor.root_gb).await?;
+        let config_drive = spec.config_drive || self.config.force_config_drive;
+        if config_drive {
+            config_drive::build(spec, &dir.join("disk.config")).await?;
+        }
+        Ok(Record {
+            spec: spec.clone(),
+            flavor: spec.flavor.clone(),
+            old_flavor: None,
+            kernel: boot.kernel,
+            ramdisk: boot.ramdisk,
+            cmdline: boot.cmdline,
+            config_drive,
+            volumes: Vec::new(),
+            rescue: None,
+        })
+    }
+
+    /// Fetches `image` (and its `kernel_id` / `ramdisk_id` siblings) into
+    /// the cache.
+    async fn fetch(&self, ctx: &RequestContext, image: &ImageSpec) -> Result<BootImage, DriverError> {
         let url = image
             .file_url
             .as_deref()
@@ -495,17 +530,8 @@ impl QemuDriver {
             Some((url, id)) => Some(self.cache.file(&id, &url, token).await?),
             None => None,
         };
-        let root = dir.join("disk");
-        let _ = std::fs::remove_file(&root);
-        disk::create_overlay(&base, &root, spec.flavor.root_gb).await?;
-        let config_drive = spec.config_drive || self.config.force_config_drive;
-        if config_drive {
-            config_drive::build(spec, &dir.join("disk.config")).await?;
-        }
-        Ok(Record {
-            spec: spec.clone(),
-            flavor: spec.flavor.clone(),
-            old_flavor: None,
+        Ok(BootImage {
+            base,
             kernel,
             ramdisk,
             cmdline: image
@@ -513,8 +539,6 @@ impl QemuDriver {
                 .get("os_command_line")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            config_drive,
-            volumes: Vec::new(),
         })
     }
 
@@ -528,6 +552,14 @@ impl QemuDriver {
             .flat_map(|r| r.image_ids())
             .collect()
     }
+}
+
+/// An image in the cache, ready to boot.
+struct BootImage {
+    base: disk::Base,
+    kernel: Option<PathBuf>,
+    ramdisk: Option<PathBuf>,
+    cmdline: Option<String>,
 }
 
 /// The kernel command line when the image has no `os_command_line`
@@ -690,6 +722,7 @@ impl Driver for QemuDriver {
             self.kill(&record).await;
             let _ = std::fs::remove_file(self.dir(uuid).join("suspend.state"));
         }
+        let record = self.end_rescue(record)?;
         self.launch(&record, None).await
     }
 
@@ -708,6 +741,7 @@ impl Driver for QemuDriver {
             return Ok(());
         }
         let _ = std::fs::remove_file(self.dir(uuid).join("suspend.state"));
+        let record = self.end_rescue(record)?;
         self.launch(&record, None).await
     }
 
@@ -805,6 +839,7 @@ impl Driver for QemuDriver {
         let was_running = self.pid(&spec.uuid).is_some();
         self.kill(&old).await;
         let _ = std::fs::remove_file(self.dir(&spec.uuid).join("suspend.state"));
+        let old = self.end_rescue(old)?;
         let mut record = self.prepare(ctx, spec).await?;
         record.volumes = old.volumes.clone();
         self.save(&record)?;
@@ -917,12 +952,29 @@ impl Driver for QemuDriver {
         self.unplug_volume(uuid, volume_id).await
     }
 
+    async fn extend_volume(&self, uuid: &str, volume_id: &str, new_size: u64) -> Result<(), DriverError> {
+        self.resize_volume(uuid, volume_id, new_size).await
+    }
+
     async fn attach_interface(&self, uuid: &str, port: &Value) -> Result<(), DriverError> {
         self.plug_interface(uuid, port).await
     }
 
     async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), DriverError> {
         self.unplug_interface(uuid, port_id).await
+    }
+
+    async fn rescue(
+        &self,
+        ctx: &RequestContext,
+        spec: &InstanceSpec,
+        rescue_image: &ImageSpec,
+    ) -> Result<(), DriverError> {
+        self.rescue_instance(ctx, spec, rescue_image).await
+    }
+
+    async fn unrescue(&self, uuid: &str) -> Result<(), DriverError> {
+        self.unrescue_instance(uuid).await
     }
 }
 

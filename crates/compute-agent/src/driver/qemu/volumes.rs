@@ -17,6 +17,9 @@
 //! puts them on QEMU's command line, so they survive stop/start, hard
 //! reboot, resize, rebuild and the agent's restart.
 //!
+//! Extend: `block_resize` of the format node to the volume's new size,
+//! once block storage has grown the file.
+//!
 //! The mountpoint (`/dev/vdb`) is the controller's name for the disk;
 //! like Nova's libvirt driver, the guest's own naming decides which
 //! `/dev/vdX` it really gets.
@@ -238,6 +241,35 @@ impl QemuDriver {
         }
         record.volumes.remove(index);
         self.save(&record)
+    }
+}
+
+impl QemuDriver {
+    /// Grows the guest's disk of an attached volume to `new_size` bytes
+    /// (libvirt's `virDomainBlockResize`, which Nova's `extend_volume`
+    /// calls): `block_resize` on the volume's format node. Block storage
+    /// has grown the file already; a raw node then only takes the new
+    /// size, a qcow2 one grows its virtual size. The guest's virtio-blk
+    /// device announces the change, and the guest sees it at once.
+    pub(super) async fn resize_volume(&self, uuid: &str, volume_id: &str, new_size: u64) -> Result<(), DriverError> {
+        let _guard = self.locks.lock(uuid).await;
+        let record = self.load(uuid)?;
+        let Some(volume) = record.volumes.iter().find(|v| v.volume_id == volume_id) else {
+            return Err(failed(format!("volume {volume_id} is not attached to {uuid}")));
+        };
+        if self.pid(uuid).is_none() {
+            tracing::info!(instance = %uuid, volume = %volume_id, "guest not running; its next start sees the new size");
+            return Ok(());
+        }
+        let mut q = self.qmp(uuid).await?;
+        q.execute(
+            "block_resize",
+            Some(json!({"node-name": volume.format_node(), "size": new_size})),
+        )
+        .await
+        .map_err(failed)?;
+        tracing::info!(instance = %uuid, volume = %volume_id, bytes = new_size, "guest disk resized");
+        Ok(())
     }
 }
 
