@@ -25,8 +25,9 @@ struct IdLabel {
     label: String,
 }
 
-/// Per network label, each address as `{"version", "addr"}`.
-fn basic(addresses: &Value) -> Map<String, Value> {
+/// Per network label, each address as `{"version", "addr"}` (Nova's
+/// address view without `extend_address`, also a rebuild's).
+pub(crate) fn basic(addresses: &Value) -> Map<String, Value> {
     let mut out = Map::new();
     for (label, ips) in addresses.as_object().into_iter().flatten() {
         let ips: Vec<Value> = ips

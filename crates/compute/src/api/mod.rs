@@ -70,6 +70,7 @@ impl Compute {
             self.auth.clone(),
             self.config.max_request_body_size,
         )
+        .layer(middleware::map_response(compute_request_id))
     }
 }
 
@@ -108,4 +109,14 @@ pub(crate) struct IdTag {
 pub(crate) struct IdReq {
     pub id: String,
     pub request_id: String,
+}
+
+/// Nova answers with its request id under its legacy name too
+/// (`x-compute-request-id`, its `compute_req_id` filter); clients such as
+/// tempest read it there.
+async fn compute_request_id(mut resp: axum::response::Response) -> axum::response::Response {
+    if let Some(id) = resp.headers().get("x-openstack-request-id").cloned() {
+        resp.headers_mut().insert("x-compute-request-id", id);
+    }
+    resp
 }

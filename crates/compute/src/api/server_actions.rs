@@ -352,6 +352,9 @@ async fn rebuild(c: &Compute, caller: &Caller, v: Version, uuid: &str, args: &Va
         .await?;
     let mut server = render(c, caller, &row, v, true).await;
     super::servers::plain_before_2_75(&mut server, v);
+    // Nova renders a rebuild's addresses without the OS-EXT-IPS extensions.
+    let basic = super::ips::basic(&server["addresses"]);
+    server["addresses"] = Value::Object(basic);
     // Rebuild's own additions: the key from 2.54, the user data (under
     // its plain name) from 2.57.
     if v.at_least(54) {

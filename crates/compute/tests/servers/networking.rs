@@ -188,6 +188,34 @@ async fn servers_get_ports_addresses_and_give_them_back() {
         v["itemNotFound"]["message"],
         "Instance is not a member of specified network"
     );
+
+    // A rebuild answers with the addresses of the ips API, as Nova does.
+    let (s, v) = call(
+        &cloud,
+        Method::POST,
+        &format!("servers/{sid}/action"),
+        &token,
+        Some(json!({"rebuild": {"imageRef": img}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(
+        v["server"]["addresses"],
+        json!({"net1": [{"version": 4, "addr": ip}, {"version": 4, "addr": fip}]})
+    );
+    wait_status(&cloud, &token, &sid, "ACTIVE").await;
+
+    // The request id under Nova's legacy name as well.
+    let resp = cloud
+        .http
+        .get(format!("{}/v2.1/servers/{sid}", cloud.compute_url.as_deref().unwrap()))
+        .header("x-auth-token", &token)
+        .send()
+        .await
+        .unwrap();
+    let request_id = resp.headers().get("x-openstack-request-id").cloned();
+    assert!(request_id.is_some());
+    assert_eq!(resp.headers().get("x-compute-request-id"), request_id.as_ref());
     let (s, _) = net(
         &cloud,
         &token,
