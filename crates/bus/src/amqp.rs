@@ -11,8 +11,14 @@
 //! - one **fanout exchange** `<topic>_fanout` per topic; each listener binds its
 //!   own exclusive, auto-delete queue to it, so a fanout reaches every listener
 //!   that exists at that moment and nobody else.
-//! - `call` waits on a **reply queue** per connection (exclusive, auto-delete,
-//!   `reply_<uuid>`), matched by `correlation_id`; the request carries
+//! - `call` waits on a **reply queue** per bus (`reply_<uuid>`), matched by
+//!   `correlation_id`. Like oslo.messaging's transient queues it is neither
+//!   exclusive nor auto-delete but expires ([`REPLY_QUEUE_EXPIRES_MS`])
+//!   once unused: a reply published while the caller's connection is being
+//!   re-established waits in it instead of being dropped with the queue, and
+//!   replies are acknowledged once routed, so one in flight on a socket that
+//!   dies is delivered again. A reply is published `mandatory`, so a reply
+//!   queue that is gone is an error (retried), not a silent drop. The request carries
 //!   `reply_to` and an `expiration` equal to the caller's timeout, so a request
 //!   nobody picked up in time is not executed later. A reply that comes after
 //!   the caller gave up finds no waiter and is dropped.
@@ -52,13 +58,17 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::{BusError, Envelope, Handler, Listener, RemoteError, Reply, Transport, dispatch};
+
+/// How long a reply queue nobody uses any more is kept by the broker (its
+/// bus is gone): long enough to outlive any reconnection.
+pub const REPLY_QUEUE_EXPIRES_MS: i32 = 10 * 60 * 1000;
 
 /// The topic exchange of `call` and `cast` unless [`AmqpOptions::exchange`]
 /// names another (oslo.messaging's `control_exchange`).
@@ -511,25 +521,20 @@ impl Inner {
             shutdown_rx.clone(),
         ));
         let replies = connection.create_channel().await?;
+        let mut expiring = FieldTable::default();
+        expiring.insert("x-expires".into(), AMQPValue::LongInt(REPLY_QUEUE_EXPIRES_MS));
         replies
             .queue_declare(
                 self.reply_queue.as_str().into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
+                QueueDeclareOptions::default(),
+                expiring,
             )
             .await?;
         let consumer = replies
             .basic_consume(
                 self.reply_queue.as_str().into(),
                 "".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
+                BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
             .await?;
@@ -595,7 +600,7 @@ impl Inner {
                 }
                 (exchange, "", false)
             }
-            Target::Reply(queue) => (String::new(), queue, false),
+            Target::Reply(queue) => (String::new(), queue, true),
         };
         let confirm = channel
             .basic_publish(
@@ -822,6 +827,11 @@ async fn route_replies(
         };
         match next {
             Some(Ok(delivery)) => {
+                // Routed (or dropped) here and now: a redelivery after a
+                // lost connection could only find its waiter gone.
+                if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                    tracing::debug!(broker = %broker, error = %e, "reply not acknowledged");
+                }
                 let Some(id) = delivery.properties.correlation_id().as_ref() else {
                     tracing::warn!(broker = %broker, "reply without correlation id dropped");
                     continue;
