@@ -347,7 +347,7 @@ ID_BASE="http://127.0.0.1:$((5000 + OFFSET))"
 IMG_BASE="http://127.0.0.1:$((9292 + OFFSET))"
 port_free "$((5000 + OFFSET))"; port_free "$((9292 + OFFSET))"
 mkdir -p "$OXI"
-"$OXI_BIN" up --data-dir "$OXI" --bind 127.0.0.1 --port-offset "$OFFSET" --admin-password "$PW" \
+"$OXI_BIN" up --data-dir "$OXI" --bind 127.0.0.1 --port-offset "$OFFSET" --admin-password "$PW" --no-network-agent \
     </dev/null >"$OXI/oxistack.log" 2>&1 &
 OXI_PID=$!
 wait_http "$ID_BASE/v3" "$OXI_PID" 60 oxistack
