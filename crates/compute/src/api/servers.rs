@@ -738,15 +738,12 @@ async fn list_rows(
     };
     let mut f = ListFilter::default();
     let all_tenants = admin && get("all_tenants").is_some_and(|s| s.is_empty() || truthy(&s));
-    let project = if admin {
+    // As Nova (lp:#1185290): a project filter counts only with
+    // `all_tenants`; without it the caller's own project is listed.
+    f.project_id = if all_tenants {
         get("project_id").or_else(|| get("tenant_id"))
     } else {
-        None
-    };
-    f.project_id = match (all_tenants, project) {
-        (_, Some(p)) => Some(p),
-        (true, None) => None,
-        (false, None) => Some(caller.project_id().to_owned()),
+        Some(caller.project_id().to_owned())
     };
     let statuses = all("status");
     if !statuses.is_empty() {

@@ -517,3 +517,63 @@ async fn snapshot_makes_an_active_image() {
     assert_eq!(status, "active");
     cloud.stop().await;
 }
+
+/// Nova (lp:#1185290): a `tenant_id`/`project_id` filter counts only with
+/// `all_tenants`; without it an admin lists its own project's servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_filter_needs_all_tenants() {
+    let cloud = TestCloud::start().await.with_compute().await;
+    let token = cloud.admin_token().await;
+    let project = admin_project(&cloud, &token).await;
+    let (other, _, _) = quotas::project_user(&cloud, &token, "other", "member").await;
+    let img = image(&cloud, &token).await;
+    let (s, v) = boot(&cloud, &token, &img, json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["server"]["id"].as_str().unwrap().to_owned();
+    wait_status(&cloud, &token, &id, "ACTIVE").await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers/detail?tenant_id={other}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), vec![id.clone()], "{v}");
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers?project_id={other}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), vec![id.clone()], "{v}");
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers/detail?all_tenants=1&tenant_id={other}"),
+        &token,
+        None,
+    )
+    .await;
+    assert!(ids(&v).is_empty(), "{v}");
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers/detail?all_tenants&project_id={project}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), vec![id], "{v}");
+}
