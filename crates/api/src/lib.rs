@@ -19,6 +19,7 @@ pub mod fault;
 pub mod json;
 pub mod microversion;
 pub mod page;
+pub mod service_auth;
 
 use std::future::{Future, IntoFuture};
 use std::time::Instant;
@@ -33,6 +34,7 @@ use tracing::Instrument;
 pub use auth::{Auth, AuthContext, MaybeAuth, TokenAuth, TokenValidator, enforce};
 pub use fault::{ApiError, FaultStyle};
 pub use json::ValidJson;
+pub use service_auth::{LoginError, ServiceCredentials, service_login};
 
 /// The request id of the current request (`req-<uuid>`), also sent back as
 /// `x-openstack-request-id`.

@@ -73,40 +73,9 @@ impl ComputeClient {
     /// A password login as the service; the token and its body (with the
     /// catalog).
     async fn login(&self) -> Result<(String, Value), NotifyError> {
-        let c = &self.creds;
-        let base = c.auth_url.trim_end_matches('/');
-        let url = if base.ends_with("/v3") {
-            format!("{base}/auth/tokens")
-        } else {
-            format!("{base}/v3/auth/tokens")
-        };
-        let body = json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": c.username, "domain": {"name": c.user_domain_name}, "password": c.password}}},
-            "scope": {"project": {"name": c.project_name, "domain": {"name": c.project_domain_name}}},
-        }});
-        let resp = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
+        api::service_login(&self.http, &self.creds)
             .await
-            .map_err(|e| NotifyError::Identity(format!("service login: {e}")))?;
-        if resp.status().as_u16() != 201 {
-            return Err(NotifyError::Identity(format!(
-                "service login as {} answered {}",
-                c.username,
-                resp.status()
-            )));
-        }
-        let token = resp
-            .headers()
-            .get("x-subject-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        Ok((token, body))
+            .map_err(|e| NotifyError::Identity(e.to_string()))
     }
 
     /// `POST /os-server-external-events` with `volume-extended` for each

@@ -5,17 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How this service logs in to call compute (Cinder's `[nova]`
-/// keystoneauth section, its privileged user): a password login at
-/// `auth_url`.
-#[derive(Clone, Debug)]
-pub struct ServiceCredentials {
-    pub auth_url: String,
-    pub username: String,
-    pub password: String,
-    pub user_domain_name: String,
-    pub project_name: String,
-    pub project_domain_name: String,
-}
+/// keystoneauth section, its privileged user).
+pub use api::ServiceCredentials;
 
 #[derive(Clone, Debug)]
 pub struct BlockStorageConfig {

@@ -5,15 +5,7 @@ use std::path::PathBuf;
 
 /// How this service gets its own token for placement (Nova's
 /// `[placement]` keystoneauth section): a password login at `auth_url`.
-#[derive(Clone, Debug)]
-pub struct ServiceCredentials {
-    pub auth_url: String,
-    pub username: String,
-    pub password: String,
-    pub user_domain_name: String,
-    pub project_name: String,
-    pub project_domain_name: String,
-}
+pub use api::ServiceCredentials;
 
 #[derive(Clone, Debug)]
 pub struct ComputeConfig {

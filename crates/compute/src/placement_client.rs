@@ -338,37 +338,9 @@ impl PlacementClient {
 
 /// A project-scoped token for the service user: (token, lifetime).
 pub async fn service_token(http: &reqwest::Client, c: &ServiceCredentials) -> Result<(String, Duration)> {
-    let base = c.auth_url.trim_end_matches('/');
-    let url = if base.ends_with("/v3") {
-        format!("{base}/auth/tokens")
-    } else {
-        format!("{base}/v3/auth/tokens")
-    };
-    let body = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": c.username, "domain": {"name": c.user_domain_name}, "password": c.password}}},
-        "scope": {"project": {"name": c.project_name, "domain": {"name": c.project_domain_name}}},
-    }});
-    let resp = http
-        .post(url)
-        .json(&body)
-        .send()
+    let (token, body) = api::service_login(http, c)
         .await
-        .map_err(|e| ComputeError::Upstream(format!("identity: service login: {e}")))?;
-    if resp.status().as_u16() != 201 {
-        return Err(ComputeError::Upstream(format!(
-            "identity: service login as {} failed: {}",
-            c.username,
-            resp.status()
-        )));
-    }
-    let token = resp
-        .headers()
-        .get("x-subject-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
+        .map_err(|e| ComputeError::Upstream(format!("identity: {e}")))?;
     let lifetime = body["token"]["expires_at"]
         .as_str()
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
