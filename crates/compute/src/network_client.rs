@@ -6,13 +6,13 @@
 //! clean-up after a delete — goes with the service's own token (Nova's
 //! "admin client"), as do the refreshes of the network info cache.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 use crate::config::ServiceCredentials;
 use crate::error::{ComputeError, Result};
+use crate::placement_client::ServiceToken;
 
 /// Which token a request goes with.
 #[derive(Clone, Copy, Debug)]
@@ -32,16 +32,10 @@ pub struct Refusal {
     pub message: String,
 }
 
-struct CachedToken {
-    token: String,
-    good_until: Instant,
-}
-
 pub struct NetworkClient {
     url: String,
-    creds: ServiceCredentials,
     http: reqwest::Client,
-    token: Mutex<Option<CachedToken>>,
+    token: ServiceToken,
 }
 
 fn upstream(what: &str, e: impl std::fmt::Display) -> ComputeError {
@@ -64,29 +58,12 @@ impl NetworkClient {
     pub fn new(url: &str, creds: ServiceCredentials) -> NetworkClient {
         NetworkClient {
             url: url.trim_end_matches('/').to_owned(),
-            creds,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
-            token: Mutex::new(None),
+            token: ServiceToken::new(creds),
         }
-    }
-
-    async fn service_token(&self, fresh: bool) -> Result<String> {
-        let mut cached = self.token.lock().await;
-        if !fresh
-            && let Some(t) = cached.as_ref()
-            && t.good_until > Instant::now()
-        {
-            return Ok(t.token.clone());
-        }
-        let (token, lifetime) = crate::placement_client::service_token(&self.http, &self.creds).await?;
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            good_until: Instant::now() + lifetime.saturating_sub(Duration::from_secs(60)),
-        });
-        Ok(token)
     }
 
     /// Sends a request under `/v2.0`; returns the status and the body
@@ -103,7 +80,7 @@ impl NetworkClient {
         for attempt in 0..2 {
             let token = match who {
                 As::User(t) => t.to_owned(),
-                As::Service => self.service_token(attempt > 0).await?,
+                As::Service => self.token.get(&self.http, attempt > 0).await?,
             };
             let mut req = self
                 .http

@@ -47,11 +47,44 @@ struct CachedToken {
     good_until: Instant,
 }
 
+/// The compute service's own token, cached until a minute before it
+/// expires; shared by the clients that call other services as Nova.
+pub struct ServiceToken {
+    creds: ServiceCredentials,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+impl ServiceToken {
+    pub fn new(creds: ServiceCredentials) -> ServiceToken {
+        ServiceToken {
+            creds,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The cached token, or a new one when there is none, it is about to
+    /// expire, or `fresh` asks for one (after a 401).
+    pub async fn get(&self, http: &reqwest::Client, fresh: bool) -> Result<String> {
+        let mut cached = self.cached.lock().await;
+        if !fresh
+            && let Some(t) = cached.as_ref()
+            && t.good_until > Instant::now()
+        {
+            return Ok(t.token.clone());
+        }
+        let (token, lifetime) = service_token(http, &self.creds).await?;
+        *cached = Some(CachedToken {
+            token: token.clone(),
+            good_until: Instant::now() + lifetime.saturating_sub(Duration::from_secs(60)),
+        });
+        Ok(token)
+    }
+}
+
 pub struct PlacementClient {
     url: String,
-    creds: ServiceCredentials,
     http: reqwest::Client,
-    token: Mutex<Option<CachedToken>>,
+    token: ServiceToken,
 }
 
 fn upstream(what: &str, e: impl std::fmt::Display) -> ComputeError {
@@ -62,38 +95,18 @@ impl PlacementClient {
     pub fn new(url: &str, creds: ServiceCredentials) -> PlacementClient {
         PlacementClient {
             url: url.trim_end_matches('/').to_owned(),
-            creds,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
-            token: Mutex::new(None),
+            token: ServiceToken::new(creds),
         }
-    }
-
-    async fn token(&self) -> Result<String> {
-        let mut cached = self.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && t.good_until > Instant::now()
-        {
-            return Ok(t.token.clone());
-        }
-        let (token, lifetime) = service_token(&self.http, &self.creds).await?;
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            good_until: Instant::now() + lifetime.saturating_sub(Duration::from_secs(60)),
-        });
-        Ok(token)
-    }
-
-    async fn forget_token(&self) {
-        *self.token.lock().await = None;
     }
 
     /// Sends a request; retries once with a fresh token on 401.
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
         for attempt in 0..2 {
-            let token = self.token().await?;
+            let token = self.token.get(&self.http, attempt > 0).await?;
             let mut req = self
                 .http
                 .request(method.clone(), format!("{}{path}", self.url))
@@ -106,7 +119,6 @@ impl PlacementClient {
             let resp = req.send().await.map_err(|e| upstream(path, e))?;
             let status = resp.status().as_u16();
             if status == 401 && attempt == 0 {
-                self.forget_token().await;
                 continue;
             }
             let text = resp.text().await.unwrap_or_default();
