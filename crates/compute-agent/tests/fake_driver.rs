@@ -125,7 +125,7 @@ async fn console_output_tells_the_boot() {
 #[tokio::test]
 async fn the_persistent_mode_writes_every_change() {
     let dir = std::env::temp_dir().join(format!("oxistack-fake-{}", uuid::Uuid::new_v4()));
-    let path = dir.join("sub").join("state.json");
+    let path = dir.join("sub").join("state");
     {
         let d = FakeDriver::persistent(&path).unwrap();
         d.spawn(&ctx(), &spec("a")).await.unwrap();
@@ -139,7 +139,33 @@ async fn the_persistent_mode_writes_every_change() {
     assert!(d.forget("b"));
     assert!(FakeDriver::persistent(&path).unwrap().uuids().is_empty());
 
-    std::fs::write(&path, b"not json").unwrap();
+    assert_eq!(
+        std::fs::read_dir(&path).unwrap().count(),
+        0,
+        "a forgotten instance's file is removed"
+    );
+
+    std::fs::write(path.join("x.json"), b"not json").unwrap();
     assert!(matches!(FakeDriver::persistent(&path), Err(DriverError::Failed(_))));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_persistent_mode_takes_over_the_one_file_format() {
+    let dir = std::env::temp_dir().join(format!("oxistack-fake-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state");
+    {
+        let d = FakeDriver::persistent(&path).unwrap();
+        d.spawn(&ctx(), &spec("a")).await.unwrap();
+    }
+    let a = std::fs::read(path.join("a.json")).unwrap();
+    let legacy = format!(r#"{{"instances": {{"a": {}}}}}"#, String::from_utf8(a).unwrap());
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::write(dir.join("state.json"), legacy).unwrap();
+    let d = FakeDriver::persistent(&path).unwrap();
+    assert_eq!(d.uuids(), vec!["a".to_owned()]);
+    assert!(!dir.join("state.json").exists());
+    assert!(path.join("a.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -284,7 +284,7 @@ async fn work_that_arrives_during_a_late_reconcile_is_not_undone() {
 #[tokio::test]
 async fn the_persistent_fake_driver_survives_an_agent_restart() {
     let dir = std::env::temp_dir().join(format!("oxistack-fake-{}", uuid::Uuid::new_v4()));
-    let path = dir.join("hypervisor.json");
+    let path = dir.join("hypervisor");
 
     let c = cloud_with(FakeDriver::persistent(&path).unwrap(), vec![]).await;
     let keep = spec();

@@ -550,7 +550,7 @@ pub async fn start_agent(
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let driver: std::sync::Arc<dyn compute_agent::Driver> = match &local.driver {
         ComputeDriver::Fake { delay } => std::sync::Arc::new(
-            compute_agent::FakeDriver::persistent(state.join("fake-guests.json"))
+            compute_agent::FakeDriver::persistent(state.join("fake-guests"))
                 .context("opening the fake driver's state")?
                 .with_node(local.host.clone())
                 .with_delay(*delay),

@@ -15,9 +15,11 @@
 //!   rescue;
 //! - [`FakeDriver::with_delay`] / [`FakeDriver::set_delay`] make every
 //!   operation take that long;
-//! - [`FakeDriver::persistent`] keeps the instance list in a JSON file, so
-//!   an agent restarted (even in another process) finds what "the
-//!   hypervisor" still runs;
+//! - [`FakeDriver::persistent`] keeps each instance in a JSON file of its
+//!   own in a directory (so that a change rewrites one small file, not the
+//!   whole host: with one file for all, booting 1,000 instances spent most
+//!   of its time serialising the others), and an agent restarted (even in
+//!   another process) finds what "the hypervisor" still runs;
 //! - [`FakeDriver::set_power_state`] and [`FakeDriver::forget`] stand for
 //!   what happens behind the agent's back (a guest shutting itself down,
 //!   a host reboot losing the instance).
@@ -178,10 +180,6 @@ impl FakeInstance {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Stored {
-    instances: BTreeMap<String, FakeInstance>,
-}
-
 struct State {
     instances: BTreeMap<String, FakeInstance>,
     vcpus: u32,
@@ -225,16 +223,18 @@ impl FakeDriver {
         }
     }
 
-    /// Like [`FakeDriver::new`], but the instance list lives in the JSON
-    /// file at `path` (read now if it exists, rewritten on every change).
-    pub fn persistent(path: impl Into<PathBuf>) -> Result<FakeDriver, DriverError> {
-        let path = path.into();
-        let stored = load(&path)?;
+    /// Like [`FakeDriver::new`], but each instance lives in
+    /// `<dir>/<uuid>.json` (read now, rewritten on every change of that
+    /// instance). A `<dir>.json` of the earlier one-file format is taken
+    /// over.
+    pub fn persistent(dir: impl Into<PathBuf>) -> Result<FakeDriver, DriverError> {
+        let dir = dir.into();
+        let instances = load(&dir)?;
         let driver = FakeDriver {
-            path: Some(path),
+            path: Some(dir),
             ..FakeDriver::new()
         };
-        driver.lock().instances = stored.instances;
+        driver.lock().instances = instances;
         Ok(driver)
     }
 
@@ -295,7 +295,7 @@ impl FakeDriver {
         let mut s = self.lock();
         let gone = s.instances.remove(uuid).is_some();
         if gone {
-            self.save(&s);
+            self.save(&s, uuid);
         }
         gone
     }
@@ -313,13 +313,19 @@ impl FakeDriver {
         }
     }
 
-    fn save(&self, state: &State) {
-        let Some(path) = &self.path else { return };
-        let stored = Stored {
-            instances: state.instances.clone(),
+    /// Writes (or removes, when it is gone) the instance's file.
+    fn save(&self, state: &State, uuid: &str) {
+        let Some(dir) = &self.path else { return };
+        let path = instance_path(dir, uuid);
+        let done = match state.instances.get(uuid) {
+            Some(instance) => store(&path, instance),
+            None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            }),
         };
-        if let Err(e) = store(path, &stored) {
-            tracing::error!(path = %path.display(), error = %e, "fake driver could not save its instances");
+        if let Err(e) = done {
+            tracing::error!(path = %path.display(), error = %e, "fake driver could not save its instance");
         }
     }
 
@@ -335,29 +341,66 @@ impl FakeDriver {
             .get_mut(uuid)
             .ok_or_else(|| DriverError::NotFound(uuid.to_owned()))?;
         let out = f(instance)?;
-        self.save(&s);
+        self.save(&s, uuid);
         Ok(out)
     }
 }
 
-fn load(path: &Path) -> Result<Stored, DriverError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| DriverError::Failed(format!("fake driver state {} is unreadable: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DriverError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+/// An instance's file. Instance ids are uuids; anything that could leave
+/// the directory is encoded.
+fn instance_path(dir: &Path, uuid: &str) -> PathBuf {
+    let name: String = uuid
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
             }
-            Ok(Stored::default())
-        }
-        Err(e) => Err(DriverError::Failed(format!("cannot read {}: {e}", path.display()))),
-    }
+        })
+        .collect();
+    dir.join(format!("{name}.json"))
 }
 
-fn store(path: &Path, stored: &Stored) -> std::io::Result<()> {
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> DriverError {
+    DriverError::Failed(format!("fake driver state {} is unreadable: {e}", path.display()))
+}
+
+/// The instances kept in `dir` (made if missing), with those of a legacy
+/// `<dir>.json` moved into it.
+fn load(dir: &Path) -> Result<BTreeMap<String, FakeInstance>, DriverError> {
+    std::fs::create_dir_all(dir).map_err(|e| DriverError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let mut instances = BTreeMap::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| unreadable(dir, e))?.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| unreadable(&path, e))?;
+        let instance: FakeInstance = serde_json::from_slice(&bytes).map_err(|e| unreadable(&path, e))?;
+        instances.insert(instance.spec.uuid.clone(), instance);
+    }
+    let legacy = dir.with_extension("json");
+    if let Ok(bytes) = std::fs::read(&legacy) {
+        #[derive(Deserialize)]
+        struct Legacy {
+            instances: BTreeMap<String, FakeInstance>,
+        }
+        let old: Legacy = serde_json::from_slice(&bytes).map_err(|e| unreadable(&legacy, e))?;
+        for (uuid, instance) in old.instances {
+            store(&instance_path(dir, &uuid), &instance).map_err(|e| unreadable(dir, e))?;
+            instances.insert(uuid, instance);
+        }
+        std::fs::remove_file(&legacy).map_err(|e| unreadable(&legacy, e))?;
+    }
+    Ok(instances)
+}
+
+/// Written whole or not at all (temporary file, then rename).
+fn store(path: &Path, instance: &FakeInstance) -> std::io::Result<()> {
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(stored)?)?;
+    std::fs::write(&tmp, serde_json::to_vec(instance)?)?;
     std::fs::rename(&tmp, path)
 }
 
@@ -446,7 +489,7 @@ impl Driver for FakeDriver {
         };
         instance.boot();
         s.instances.insert(spec.uuid.clone(), instance);
-        self.save(&s);
+        self.save(&s, &spec.uuid);
         Ok(())
     }
 
@@ -456,7 +499,7 @@ impl Driver for FakeDriver {
         if s.instances.remove(uuid).is_none() {
             return Err(DriverError::NotFound(uuid.to_owned()));
         }
-        self.save(&s);
+        self.save(&s, uuid);
         Ok(())
     }
 
