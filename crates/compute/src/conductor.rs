@@ -103,29 +103,67 @@ impl Compute {
     /// Schedules the instance, claims, records the host, casts the build.
     /// Errors are logged; the instance ends in ERROR when no host fits.
     pub async fn schedule_and_build(&self, uuid: &str, ctx: RequestContext, attempt: u32) {
-        let span = tracing::info_span!("schedule", instance = %uuid, request_id = %ctx.request_id, attempt);
-        if let Err(e) = tracing::Instrument::instrument(self.try_schedule_and_build(uuid, ctx, attempt), span).await {
-            tracing::error!(instance = %uuid, error = %e, "scheduling failed");
-            if let Ok(Some(row)) = db::servers::get(&self.db, uuid).await
-                && row.task_state.as_deref() == Some(task_states::SCHEDULING)
-            {
-                let _ = self.no_valid_host(&row, &format!("{e}")).await;
+        self.schedule_and_build_many(&[uuid.to_owned()], ctx, attempt).await;
+    }
+
+    /// [`Self::schedule_and_build`] for the instances of one request (a
+    /// multi-create): one scheduler reading serves them all (Nova's
+    /// `select_destinations` with `num_instances`), each claim is its own,
+    /// and each build goes on as soon as its host is claimed.
+    pub async fn schedule_and_build_many(&self, uuids: &[String], ctx: RequestContext, attempt: u32) {
+        let mut view = None;
+        for uuid in uuids {
+            let span = tracing::info_span!("schedule", instance = %uuid, request_id = %ctx.request_id, attempt);
+            let claimed =
+                tracing::Instrument::instrument(self.claim_host(uuid, &ctx, attempt, &mut view), span.clone()).await;
+            match claimed {
+                Ok(Some(chosen)) => {
+                    let (me, uuid, ctx) = (self.clone(), uuid.clone(), ctx.clone());
+                    let build = async move {
+                        if let Err(e) = me.build_on(&uuid, chosen, ctx, attempt).await {
+                            me.scheduling_failed(&uuid, e).await;
+                        }
+                    };
+                    self.spawn_task(tracing::Instrument::instrument(build, span));
+                }
+                Ok(None) => {}
+                Err(e) => self.scheduling_failed(uuid, e).await,
             }
         }
     }
 
-    async fn try_schedule_and_build(&self, uuid: &str, ctx: RequestContext, attempt: u32) -> Result<()> {
+    async fn scheduling_failed(&self, uuid: &str, e: crate::ComputeError) {
+        tracing::error!(instance = %uuid, error = %e, "scheduling failed");
+        if let Ok(Some(row)) = db::servers::get(&self.db, uuid).await
+            && row.task_state.as_deref() == Some(task_states::SCHEDULING)
+        {
+            let _ = self.no_valid_host(&row, &format!("{e}")).await;
+        }
+    }
+
+    /// Picks and claims a host and records it on the instance, one
+    /// decision at a time. `None`: nothing to build (no host, so the
+    /// instance failed; or it went meanwhile).
+    async fn claim_host(
+        &self,
+        uuid: &str,
+        ctx: &RequestContext,
+        attempt: u32,
+        view: &mut Option<crate::scheduler::SchedulerView>,
+    ) -> Result<Option<crate::scheduler::HostCandidate>> {
         self.remember_build_context(uuid, ctx.clone());
         let guard = self.sched_lock.lock().await;
         let Some(row) = db::servers::get(&self.db, uuid).await? else {
-            return Ok(());
+            return Ok(None);
         };
         if row.task_state.as_deref() != Some(task_states::SCHEDULING) {
-            return Ok(());
+            return Ok(None);
         }
-        let Some(chosen) = self.select_and_claim(&row).await? else {
+        let Some(chosen) = self.select_and_claim(&row, view).await? else {
             drop(guard);
-            return self.no_valid_host(&row, "There are not enough hosts available.").await;
+            self.no_valid_host(&row, "There are not enough hosts available.")
+                .await?;
+            return Ok(None);
         };
         let c = Changes {
             host: Some(Some(chosen.host.clone())),
@@ -141,9 +179,21 @@ impl Compute {
         if !db::servers::update(&self.db, uuid, &c, &expect).await? {
             drop(guard);
             tracing::info!(instance = %uuid, "instance deleted while scheduling; releasing the claim");
-            return self.placement.release(uuid).await;
+            self.placement.release(uuid).await?;
+            return Ok(None);
         }
-        drop(guard);
+        Ok(Some(chosen))
+    }
+
+    /// Records the scheduling, allocates the networks and casts the build
+    /// to the chosen host.
+    async fn build_on(
+        &self,
+        uuid: &str,
+        chosen: crate::scheduler::HostCandidate,
+        ctx: RequestContext,
+        attempt: u32,
+    ) -> Result<()> {
         self.record_event(uuid, SCHEDULE_EVENT, "Success", None, Some(&chosen.host))
             .await?;
         let Some(mut row) = db::servers::get(&self.db, uuid).await? else {

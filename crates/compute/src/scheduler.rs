@@ -19,6 +19,12 @@
 //! 5. Claim: `PUT /allocations/{instance}` on the best host; placement's
 //!    409 (the capacity went meanwhile) moves on to the next.
 //!
+//! The instances of one request (a multi-create) share one reading of the
+//! hosts and of the candidates ([`SchedulerView`]), each claim counted in
+//! as it is made, as Nova's scheduler consumes its host states while it
+//! places `num_instances`; a view that finds no host, or whose claim
+//! placement refused, is read again before an instance is failed.
+//!
 //! One scheduling decision runs at a time (a lock), so that the members
 //! of an anti-affinity group created together see each other's hosts.
 
@@ -31,7 +37,7 @@ use crate::db;
 use crate::db::server_groups::GroupRow;
 use crate::db::servers::InstanceRow;
 use crate::error::Result;
-use crate::placement_client::{ClassSummary, Resources};
+use crate::placement_client::{Candidates, ClassSummary, Resources};
 
 /// A host as the scheduler sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,11 +136,74 @@ fn max_per_host(group: &GroupRow) -> i64 {
         .unwrap_or(1)
 }
 
+/// What the scheduler read for one flavor: the up hosts and placement's
+/// candidates, with the claims made since counted in.
+#[derive(Debug)]
+pub struct SchedulerView {
+    resources: Resources,
+    hosts: Vec<HostCandidate>,
+    candidates: Candidates,
+    /// Placement refused a claim this view promised: read it again.
+    stale: bool,
+}
+
+impl SchedulerView {
+    /// Whether the provider still has room for one more instance.
+    fn fits(&self, provider: &str) -> bool {
+        let Some(summary) = self.candidates.summaries.get(provider) else {
+            return false;
+        };
+        self.resources
+            .iter()
+            .all(|(class, n)| *n <= 0 || summary.get(class).is_some_and(|c| c.capacity - c.used >= *n))
+    }
+
+    fn consume(&mut self, provider: &str) {
+        if let Some(summary) = self.candidates.summaries.get_mut(provider) {
+            for (class, n) in &self.resources {
+                if let Some(c) = summary.get_mut(class) {
+                    c.used += n;
+                }
+            }
+        }
+    }
+}
+
 impl Compute {
-    /// Picks a host for the instance and claims its resources there.
-    /// `None`: no host qualifies (Nova's NoValidHost).
-    pub async fn select_and_claim(&self, row: &InstanceRow) -> Result<Option<HostCandidate>> {
-        let hosts = self.scheduler_hosts().await?;
+    /// Picks a host for the instance and claims its resources there,
+    /// reusing `view` when it was read for the same resources (and
+    /// leaving in it what it read). `None`: no host qualifies (Nova's
+    /// NoValidHost).
+    pub async fn select_and_claim(
+        &self,
+        row: &InstanceRow,
+        view: &mut Option<SchedulerView>,
+    ) -> Result<Option<HostCandidate>> {
+        let resources = flavor_resources(&row.flavor);
+        loop {
+            let (v, fresh) = match view.take() {
+                Some(v) if v.resources == resources && !v.stale => (view.insert(v), false),
+                _ => {
+                    let v = SchedulerView {
+                        hosts: self.scheduler_hosts().await?,
+                        candidates: self.placement.candidates(&resources).await?,
+                        resources: resources.clone(),
+                        stale: false,
+                    };
+                    (view.insert(v), true)
+                }
+            };
+            if let Some(host) = self.claim_best(row, v).await? {
+                return Ok(Some(host));
+            }
+            if fresh {
+                return Ok(None);
+            }
+            *view = None;
+        }
+    }
+
+    async fn claim_best(&self, row: &InstanceRow, view: &mut SchedulerView) -> Result<Option<HostCandidate>> {
         let group = match &row.group_uuid {
             Some(g) => db::server_groups::get(&self.db, g).await?,
             None => None,
@@ -157,8 +226,9 @@ impl Compute {
             }
         }
         let zone = row.requested_az.clone();
-        let filtered: Vec<HostCandidate> = hosts
-            .into_iter()
+        let filtered: Vec<HostCandidate> = view
+            .hosts
+            .iter()
             .filter(|h| !row.tried_hosts.contains(&h.host))
             .filter(|h| row.requested_host.as_ref().is_none_or(|f| *f == h.host))
             .filter(|h| zone.as_ref().is_none_or(|z| *z == h.availability_zone))
@@ -173,19 +243,20 @@ impl Compute {
                 }
                 _ => true,
             })
+            .cloned()
             .collect();
         if filtered.is_empty() {
             tracing::info!(instance = %row.uuid, "no host passed the filters");
             return Ok(None);
         }
-        let resources = flavor_resources(&row.flavor);
-        let candidates = self.placement.candidates(&resources).await?;
+        let candidates = &view.candidates;
         let mut viable: Vec<(HostCandidate, BTreeMap<String, Resources>)> = Vec::new();
         for h in filtered {
             if let Some(c) = candidates
                 .candidates
                 .iter()
                 .find(|c| c.allocations.len() == 1 && c.allocations.contains_key(&h.provider))
+                && view.fits(&h.provider)
             {
                 viable.push((h, c.allocations.clone()));
             }
@@ -237,8 +308,11 @@ impl Compute {
                 .await?
             {
                 tracing::info!(instance = %row.uuid, host = %host.host, weight, "claimed");
-                return Ok(Some(host.clone()));
+                let host = host.clone();
+                view.consume(&host.provider);
+                return Ok(Some(host));
             }
+            view.stale = true;
         }
         Ok(None)
     }

@@ -445,11 +445,11 @@ impl Compute {
             self.record_action(caller, &row.uuid, "create").await?;
             tracing::info!(instance = %row.uuid, request_id = %caller.request_id, flavor = %flavor.id,
                 "server accepted; scheduling");
-            let me = self.clone();
-            let ctx = caller.rpc();
-            let uuid = row.uuid.clone();
-            self.spawn_task(async move { me.schedule_and_build(&uuid, ctx, 1).await });
         }
+        let me = self.clone();
+        let ctx = caller.rpc();
+        let uuids: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
+        self.spawn_task(async move { me.schedule_and_build_many(&uuids, ctx, 1).await });
         Ok(Created {
             instances: rows,
             admin_pass,
