@@ -67,6 +67,26 @@ pub async fn for_instance(db: &Db, instance_uuid: &str) -> Result<Vec<BlockDevic
     Ok(rows.iter().map(from_row).collect::<std::result::Result<_, _>>()?)
 }
 
+/// The volumes of many instances at once (a server listing renders them
+/// all), each instance's in the order they were attached.
+pub async fn for_instances(db: &Db, instance_uuids: &[String]) -> Result<Vec<BlockDeviceRow>> {
+    let mut out = Vec::new();
+    for chunk in instance_uuids.chunks(500) {
+        let mut q = sqlx::query(db.sql(&format!(
+            "SELECT {COLUMNS} FROM block_device_mapping WHERE instance_uuid IN ({}) \
+             ORDER BY created_at, device_name",
+            store::placeholders(chunk.len())
+        )));
+        for u in chunk {
+            q = q.bind(u);
+        }
+        for r in q.fetch_all(db.reader()).await? {
+            out.push(from_row(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn get(db: &Db, instance_uuid: &str, volume_id: &str) -> Result<Option<BlockDeviceRow>> {
     let row = sqlx::query(db.sql(&format!(
         "SELECT {COLUMNS} FROM block_device_mapping WHERE instance_uuid = ? AND volume_id = ?"

@@ -340,6 +340,11 @@ pub struct ListFilter {
     pub locked: Option<bool>,
     pub key_name: Option<String>,
     pub group_uuid: Option<String>,
+    /// Only the rows after this `(created_at, id)` in the listing's order
+    /// (newest first): a page after a marker, read by the database.
+    pub after: Option<(i64, i64)>,
+    /// At most this many rows (the caller filters no further).
+    pub limit: Option<usize>,
 }
 
 pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<InstanceRow>> {
@@ -387,7 +392,18 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<InstanceRow>> {
         sql.push_str(" AND locked = ?");
         binds.push(Bind::Int(Some(flag(l))));
     }
+    if let Some((created_at, id)) = f.after {
+        sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        binds.extend([
+            Bind::Int(Some(created_at)),
+            Bind::Int(Some(created_at)),
+            Bind::Int(Some(id)),
+        ]);
+    }
     sql.push_str(" ORDER BY created_at DESC, id DESC");
+    if let Some(limit) = f.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
     let mut q = sqlx::query(db.sql(&sql));
     for b in binds {
         q = b.bind(q);

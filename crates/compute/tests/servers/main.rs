@@ -577,3 +577,128 @@ async fn a_project_filter_needs_all_tenants() {
     .await;
     assert_eq!(ids(&v), vec![id], "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_create_is_placed_in_one_pass_and_spread() {
+    let mut cloud = TestCloud::start().await.with_compute().await;
+    cloud.add_agent("compute2").await;
+    let token = cloud.admin_token().await;
+    let img = image(&cloud, &token).await;
+    // One scheduler reading serves the four instances: unless each claim
+    // is counted in, the RAM weigher would send all four to one host.
+    let (s, v) = boot(
+        &cloud,
+        &token,
+        &img,
+        json!({"min_count": 4, "max_count": 4, "return_reservation_id": true}),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let reservation = v["reservation_id"].as_str().unwrap().to_owned();
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers?reservation_id={reservation}"),
+        &token,
+        None,
+    )
+    .await;
+    let mut per_host = std::collections::BTreeMap::<String, usize>::new();
+    for server in v["servers"].as_array().unwrap() {
+        let server = wait_status(&cloud, &token, server["id"].as_str().unwrap(), "ACTIVE").await;
+        *per_host
+            .entry(server["OS-EXT-SRV-ATTR:host"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per_host.values().copied().collect::<Vec<_>>(),
+        vec![2, 2],
+        "{per_host:?}"
+    );
+    cloud.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_lists_page_by_marker() {
+    let cloud = TestCloud::start().await.with_compute().await;
+    let token = cloud.admin_token().await;
+    let img = image(&cloud, &token).await;
+    let (s, v) = boot(
+        &cloud,
+        &token,
+        &img,
+        json!({"name": "p", "min_count": 5, "max_count": 5}),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let (_, v) = call(&cloud, Method::GET, "servers/detail", &token, None).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = ids(&v);
+    assert_eq!(all.len(), 5);
+    assert!(v.get("servers_links").is_none(), "{v}");
+
+    // Newest first, two at a time, by the next links.
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut path = "servers/detail?limit=2".to_owned();
+    loop {
+        let (s, v) = call(&cloud, Method::GET, &path, &token, None).await;
+        assert_eq!(s, 200, "{v}");
+        sizes.push(v["servers"].as_array().unwrap().len());
+        paged.extend(ids(&v));
+        let Some(next) = v["servers_links"][0]["href"].as_str() else {
+            break;
+        };
+        path = next.split_once("/v2.1/").unwrap().1.to_owned();
+    }
+    assert_eq!(paged, all);
+    assert_eq!(sizes, vec![2, 2, 1]);
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!("servers?limit=2&marker={}", all[3]),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), all[4..].to_vec());
+    let (s, v) = call(&cloud, Method::GET, "servers?marker=nope", &token, None).await;
+    assert_eq!(
+        (s, v["badRequest"]["message"].as_str()),
+        (400, Some("marker [nope] not found"))
+    );
+
+    // Another order: the marker is found among the sorted rows.
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        "servers?sort_key=display_name&sort_dir=asc",
+        &token,
+        None,
+    )
+    .await;
+    let by_name = ids(&v);
+    let (_, v) = call(
+        &cloud,
+        Method::GET,
+        &format!(
+            "servers?sort_key=display_name&sort_dir=asc&limit=2&marker={}",
+            by_name[1]
+        ),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), by_name[2..4].to_vec());
+    // A filter the database does not apply still gets a full page.
+    let (_, v) = call(&cloud, Method::GET, "servers?name=p-[345]&limit=2", &token, None).await;
+    assert_eq!(v["servers"].as_array().unwrap().len(), 2, "{v}");
+    cloud.stop().await;
+}
