@@ -301,6 +301,7 @@ mod tests {
         assert_eq!(c.roles, vec![Role::Compute]);
         assert_eq!(c.report_interval, Duration::from_secs(2));
         assert_eq!(c.service_down_time, Duration::from_secs(60));
+        assert!(!c.instance_usage_audit, "Nova's default");
         assert_eq!(
             c.compute_driver,
             ComputeDriver::Fake {
@@ -327,5 +328,15 @@ mod tests {
             &[Role::Compute],
         );
         assert!(bad.unwrap_err().to_string().contains("ram_allocation_ratio"));
+        let bad = NodeConfig::parse(
+            "[DEFAULT]\ninstance_usage_audit = sometimes\ntransport_url = rabbit://h/\n",
+            &[Role::Compute],
+        );
+        assert!(bad.unwrap_err().to_string().contains("instance_usage_audit"));
+        let on = NodeConfig::parse(
+            "[DEFAULT]\ninstance_usage_audit = True\ntransport_url = rabbit://h/\n",
+            &[Role::Compute],
+        );
+        assert!(on.unwrap().instance_usage_audit);
     }
 }
