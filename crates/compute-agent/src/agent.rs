@@ -22,6 +22,11 @@ pub const RECONCILE_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// is not answering.
 pub const RECONCILE_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Nova's `periodic_interval`: how often the usage audit is asked for.
+pub const USAGE_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
+/// How long the agent waits for the conductor to record an audit.
+const USAGE_AUDIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What an agent needs to know about itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -34,6 +39,15 @@ pub struct AgentConfig {
     pub version: String,
     /// Overcommit ratios and reserved resources of this host.
     pub allocation: rpc::AllocationSettings,
+    /// Nova's `instance_usage_audit`: have the conductor record this
+    /// host's instance usage audit once per audit period (the period is
+    /// the controller's `instance_usage_audit_period`). Off by default,
+    /// as in Nova.
+    pub instance_usage_audit: bool,
+    /// How often the agent asks for the audit (Nova runs the periodic task
+    /// every `periodic_interval`, 60 s); a period already recorded costs
+    /// one lookup.
+    pub usage_audit_interval: Duration,
 }
 
 impl AgentConfig {
@@ -46,6 +60,8 @@ impl AgentConfig {
             report_interval: rpc::REPORT_INTERVAL,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             allocation: rpc::AllocationSettings::default(),
+            instance_usage_audit: false,
+            usage_audit_interval: USAGE_AUDIT_INTERVAL,
         }
     }
 }
@@ -87,6 +103,9 @@ impl Agent {
         if config.report_interval.is_zero() {
             return Err(AgentError::Config("report_interval must be positive".to_owned()));
         }
+        if config.instance_usage_audit && config.usage_audit_interval.is_zero() {
+            return Err(AgentError::Config("usage_audit_interval must be positive".to_owned()));
+        }
         config.allocation.validate().map_err(AgentError::Config)?;
         let resources = driver.host_resources().await?;
         tracing::info!(
@@ -125,6 +144,12 @@ impl Agent {
 
         let m = manager.clone();
         background.push(tokio::spawn(async move { report_forever(m).await }));
+        if manager.config.instance_usage_audit {
+            let m = manager.clone();
+            background.push(tokio::spawn(
+                async move { audit_forever(m).await }.instrument(tracing::info_span!("instance_usage_audit")),
+            ));
+        }
 
         tracing::info!(host = %manager.config.host, "compute agent started");
         Ok(Agent {
@@ -221,6 +246,36 @@ async fn report_forever(manager: Arc<Manager>) {
     }
 }
 
+/// Nova's `_instance_usage_audit` periodic task: the agent has no
+/// database, so it asks the conductor to record the audit of the last
+/// completed period for this host; the conductor does it once per period.
+async fn audit_forever(manager: Arc<Manager>) {
+    let mut ticks = tokio::time::interval(manager.config.usage_audit_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let query = HostQuery {
+        host: manager.config.host.clone(),
+    };
+    loop {
+        ticks.tick().await;
+        match manager
+            .bus
+            .call::<_, rpc::UsageAudit>(
+                rpc::CONDUCTOR_TOPIC,
+                "instance_usage_audit",
+                &query,
+                USAGE_AUDIT_TIMEOUT,
+            )
+            .await
+        {
+            Ok(a) if a.ran => tracing::info!(host = %query.host, instances = a.instances,
+                period_beginning = a.period_beginning, period_ending = a.period_ending,
+                "instance usage audit recorded"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(host = %query.host, error = %e, "instance usage audit failed; trying again later"),
+        }
+    }
+}
+
 /// The agent's side of `compute.<host>`.
 struct AgentHandler(Arc<Manager>);
 
@@ -251,6 +306,21 @@ impl Handler for AgentHandler {
                 let req: ConsoleRequest = args(method, a)?;
                 let out = m.console_output(&req).await.map_err(remote)?;
                 Ok(Value::String(out))
+            }
+            "get_diagnostics" => {
+                let req: rpc::DiagnosticsRequest = args(method, a)?;
+                match m.diagnostics(&req.instance_uuid).await {
+                    Ok(d) => serde_json::to_value(d).map_err(|e| RemoteError::new("InternalError", e.to_string())),
+                    // Nova's message (`raise_http_conflict_for_instance_invalid_state`).
+                    Err(DriverError::InvalidState { uuid, state, operation }) => Err(RemoteError::new(
+                        "InstanceInvalidState",
+                        format!(
+                            "Cannot '{operation}' instance {uuid} while it is in power_state {}",
+                            state.name()
+                        ),
+                    )),
+                    Err(e) => Err(remote(e)),
+                }
             }
             "get_host_uptime" => crate::host::uptime()
                 .map(Value::String)

@@ -18,8 +18,8 @@ use tracing::Instrument;
 use crate::agent::AgentConfig;
 use crate::driver::{Driver, DriverError};
 use crate::rpc::{
-    self, Action, ActionEvent, ActionRequest, BuildFailed, BuildRequest, ConsoleRequest, Fault, HostReport,
-    InstanceUpdate, PowerState, RequestContext, task_states, vm_states,
+    self, Action, ActionEvent, ActionRequest, BuildFailed, BuildRequest, ConsoleRequest, Diagnostics, Fault,
+    HostReport, InstanceUpdate, PowerState, RequestContext, task_states, vm_states,
 };
 
 /// The pause between two failed attempts of an instance's cast (each
@@ -59,6 +59,7 @@ fn fault(e: &DriverError) -> Fault {
         DriverError::InvalidState { .. } => 409,
         DriverError::ImageUnacceptable { .. } => 400,
         DriverError::Failed(_) => 500,
+        DriverError::NotSupported(_) => 501,
     };
     Fault {
         code,
@@ -206,6 +207,20 @@ impl Manager {
     pub(crate) async fn console_output(&self, req: &ConsoleRequest) -> Result<String, DriverError> {
         let text = self.driver.console_output(&req.instance_uuid).await?;
         Ok(tail(&text, req.length))
+    }
+
+    /// The guest's diagnostics (Nova's `get_instance_diagnostics`): only
+    /// of a guest the driver reports running.
+    pub(crate) async fn diagnostics(&self, uuid: &str) -> Result<Diagnostics, DriverError> {
+        let state = self.driver.get_info(uuid).await?.power_state;
+        if state != PowerState::Running {
+            return Err(DriverError::InvalidState {
+                uuid: uuid.to_owned(),
+                state,
+                operation: "get_diagnostics".to_owned(),
+            });
+        }
+        self.driver.get_diagnostics(uuid).await
     }
 
     /// The driver's power state of an instance; `NoState` when it has

@@ -6,6 +6,9 @@
 //! - cast `instance_action` [`ActionRequest`] (stop, start, reboot, pause, …)
 //! - call `get_console_output` [`ConsoleRequest`] → `String`
 //! - call `get_host_uptime` `{}` → `String` (as `uptime` prints it)
+//! - call `get_diagnostics` [`DiagnosticsRequest`] → [`Diagnostics`]
+//!   (error kind `InstanceInvalidState` when the guest is not running,
+//!   `NotImplemented` when the driver cannot)
 //! - call `ping` `{}` → [`HostReport`] (is the agent alive, what it has)
 //!
 //! Agent → controller, topic [`CONDUCTOR_TOPIC`]:
@@ -17,6 +20,9 @@
 //!   ended
 //! - call `instances_on_host` [`HostQuery`] → `Vec<InstanceRecord>` (the
 //!   controller's view, which the agent reconciles with its driver on start)
+//! - call `instance_usage_audit` [`HostQuery`] → [`UsageAudit`] (Nova's
+//!   `_instance_usage_audit` periodic task: the conductor records the
+//!   host's audit of the last completed audit period, once per period)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -229,6 +235,92 @@ pub struct ConsoleRequest {
     pub length: Option<u64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticsRequest {
+    pub instance_uuid: String,
+}
+
+/// What the hypervisor can tell of one running guest (Nova's
+/// `nova.virt.diagnostics.Diagnostics`). A figure the driver cannot
+/// measure is `None` (shown `null`), never made up. The API shows it as
+/// Nova's standard model from 2.48 and as a free-form dict before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    pub state: PowerState,
+    /// The Nova driver this one stands for: `libvirt` for QEMU/KVM (the
+    /// values Nova's schema allows are those of its drivers).
+    pub driver: String,
+    /// `qemu`, `kvm`, `fake`.
+    pub hypervisor: Option<String>,
+    pub hypervisor_os: Option<String>,
+    /// Seconds since the guest was started.
+    pub uptime: Option<u64>,
+    pub config_drive: bool,
+    pub memory: MemoryDiagnostics,
+    pub cpus: Vec<CpuDiagnostics>,
+    pub disks: Vec<DiskDiagnostics>,
+    pub nics: Vec<NicDiagnostics>,
+}
+
+/// MiB.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryDiagnostics {
+    pub maximum: Option<u64>,
+    pub used: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuDiagnostics {
+    pub id: Option<u32>,
+    /// Nanoseconds of host CPU time the vCPU has used.
+    pub time: Option<u64>,
+    /// Percent.
+    pub utilisation: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskDiagnostics {
+    /// The hypervisor's name of the disk (`vda`, a QEMU drive id), for
+    /// the legacy view's keys.
+    pub name: String,
+    pub read_bytes: Option<u64>,
+    pub read_requests: Option<u64>,
+    pub write_bytes: Option<u64>,
+    pub write_requests: Option<u64>,
+    pub errors_count: Option<u64>,
+}
+
+/// Counters as the guest sees them (what the host's tap receives is
+/// what the guest sent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NicDiagnostics {
+    /// The host's device (the tap), for the legacy view's keys.
+    pub name: String,
+    pub mac_address: Option<String>,
+    pub rx_octets: Option<u64>,
+    pub rx_errors: Option<u64>,
+    pub rx_drop: Option<u64>,
+    pub rx_packets: Option<u64>,
+    pub rx_rate: Option<u64>,
+    pub tx_octets: Option<u64>,
+    pub tx_errors: Option<u64>,
+    pub tx_drop: Option<u64>,
+    pub tx_packets: Option<u64>,
+    pub tx_rate: Option<u64>,
+}
+
+/// The answer to `instance_usage_audit`: the audit period and whether
+/// this call recorded it (false: it was recorded before).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageAudit {
+    /// Microseconds since the epoch.
+    pub period_beginning: i64,
+    pub period_ending: i64,
+    pub ran: bool,
+    /// The instances the host had in the period.
+    pub instances: u64,
+}
+
 /// Nova's power states (`nova/compute/power_state.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u8)]
@@ -245,6 +337,19 @@ impl PowerState {
     /// The integer Nova shows as `OS-EXT-STS:power_state`.
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// Nova's name of the state (`power_state.STATE_MAP`), as error
+    /// messages and diagnostics show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PowerState::NoState => "pending",
+            PowerState::Running => "running",
+            PowerState::Paused => "paused",
+            PowerState::Shutdown => "shutdown",
+            PowerState::Crashed => "crashed",
+            PowerState::Suspended => "suspended",
+        }
     }
 }
 

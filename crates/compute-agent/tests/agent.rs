@@ -602,6 +602,7 @@ async fn reports_come_at_once_then_every_interval_until_stop() {
             cpu_allocation_ratio: 16.0,
             ..Default::default()
         },
+        ..AgentConfig::new("cn-fast")
     };
     let driver = Arc::new(FakeDriver::new().with_resources(8, 16384, 200));
     let agent = Agent::start(config, bus.clone(), driver).await.unwrap();

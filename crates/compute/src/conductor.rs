@@ -16,6 +16,8 @@
 //! - `build_failed`: the claim is released and the build re-scheduled on
 //!   another host, up to `max_attempts`; then the instance goes to ERROR.
 //! - `instances_on_host`: the controller's view, for the agent's start.
+//! - `instance_usage_audit`: records the host's usage audit of the last
+//!   completed period, once ([`crate::usage_audit`]).
 //!
 //! Every path that ends a build or deletes an instance releases its
 //! allocation.
@@ -77,6 +79,11 @@ impl Handler for ConductorHandler {
                 let q: HostQuery = args(method, a)?;
                 let records = c.instances_on_host(&q.host).await.map_err(remote)?;
                 serde_json::to_value(records).map_err(|e| RemoteError::new("InternalError", e.to_string()))
+            }
+            "instance_usage_audit" => {
+                let q: HostQuery = args(method, a)?;
+                let audit = c.run_usage_audit(&q.host).await.map_err(remote)?;
+                serde_json::to_value(audit).map_err(|e| RemoteError::new("InternalError", e.to_string()))
             }
             other => Err(RemoteError::new(
                 "UnsupportedVersion",

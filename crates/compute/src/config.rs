@@ -46,6 +46,9 @@ pub struct ComputeConfig {
     pub ram_weight_multiplier: f64,
     /// `[filter_scheduler] cpu_weight_multiplier` (1.0: spread).
     pub cpu_weight_multiplier: f64,
+    /// `[DEFAULT] instance_usage_audit_period`: the periods the instance
+    /// usage audit records and `os-instance_usage_audit_log` shows.
+    pub instance_usage_audit_period: crate::usage_audit::AuditPeriod,
 }
 
 impl ComputeConfig {
@@ -72,6 +75,7 @@ impl ComputeConfig {
             controller_host: "controller".into(),
             ram_weight_multiplier: 1.0,
             cpu_weight_multiplier: 1.0,
+            instance_usage_audit_period: Default::default(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum ComputeError {
     /// Placement, image or an agent failed or did not answer.
     #[error("{0}")]
     Upstream(String),
+    /// The host's driver cannot do this at all: 501.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -65,6 +68,7 @@ impl From<ComputeError> for ApiError {
             ComputeError::BadRequest(m) => ApiError::bad_request(m),
             ComputeError::Forbidden(m) | ComputeError::OverQuota(m) => ApiError::forbidden(m),
             ComputeError::Conflict(m) => ApiError::conflict(m),
+            ComputeError::NotImplemented(m) => ApiError::new(http::StatusCode::NOT_IMPLEMENTED, m),
             ComputeError::Store(StoreError::Conflict(_)) => ApiError::conflict("The resource already exists."),
             ComputeError::Store(StoreError::InvalidValue(_)) => {
                 ApiError::bad_request("A value is invalid or too long.")

@@ -18,7 +18,9 @@
 //!   [`usage`] (`os-simple-tenant-usage`), [`volume_attachments`]
 //!   (`os-volume_attachments`, block device mappings), [`external_events`]
 //!   (`os-server-external-events` from the network service and block
-//!   storage);
+//!   storage), [`diagnostics`] (a server's diagnostics, from its agent's
+//!   driver), [`usage_audit`] (the periodic instance usage audit and
+//!   `os-instance_usage_audit_log`);
 //! - the [`scheduler`] (filters, placement candidates, weights, claim)
 //!   and the [`conductor`] (the bus end: reports, instance updates,
 //!   failed builds and their re-scheduling);
@@ -50,6 +52,7 @@ pub mod api;
 pub mod conductor;
 pub mod config;
 pub(crate) mod db;
+pub mod diagnostics;
 pub mod error;
 pub mod external_events;
 pub mod flavors;
@@ -67,6 +70,7 @@ pub mod server_groups;
 pub mod servers;
 pub mod services;
 pub mod usage;
+pub mod usage_audit;
 pub mod volume_attachments;
 pub mod volume_client;
 

@@ -12,6 +12,7 @@
 //! port_offset = 0
 //! report_interval = 10                # agents' heartbeat, seconds
 //! service_down_time = 60              # a service silent this long is down
+//! instance_usage_audit = false        # compute: record the monthly usage audit
 //!
 //! [database]
 //! connection = postgresql://nova:secret@10.0.0.1:5432/oxistack
@@ -85,6 +86,8 @@ pub struct NodeConfig {
     pub compute_driver: ComputeDriver,
     /// Overcommit ratios and reserved resources of this compute node.
     pub allocation: compute_agent::rpc::AllocationSettings,
+    /// `[DEFAULT] instance_usage_audit` (Nova's default: off).
+    pub instance_usage_audit: bool,
 }
 
 fn get<'a>(ini: &'a ini::Ini, section: Option<&str>, key: &str) -> Option<&'a str> {
@@ -149,6 +152,11 @@ impl NodeConfig {
             },
             report_interval: secs("report_interval", 10)?,
             service_down_time: secs("service_down_time", 60)?,
+            instance_usage_audit: match def("instance_usage_audit").map(str::to_ascii_lowercase).as_deref() {
+                None | Some("false" | "0" | "no" | "off") => false,
+                Some("true" | "1" | "yes" | "on") => true,
+                Some(v) => anyhow::bail!("[DEFAULT] instance_usage_audit = {v:?} is not a boolean"),
+            },
             database: get(&ini, Some("database"), "connection").map(str::to_owned),
             admin_password: get(&ini, Some("identity"), "admin_password").map(str::to_owned),
             password_hash_rounds: number(&ini, Some("identity"), "password_hash_rounds", 12)?,
@@ -239,6 +247,7 @@ async fn run_node(node: NodeConfig) -> anyhow::Result<()> {
         report_interval: node.report_interval,
         driver: node.compute_driver.clone(),
         allocation: node.allocation.clone(),
+        instance_usage_audit: node.instance_usage_audit,
     });
     if node.roles.contains(&Role::Controller) {
         return crate::up::run_controller(crate::up::Controller {
@@ -292,6 +301,7 @@ mod tests {
         assert_eq!(c.roles, vec![Role::Compute]);
         assert_eq!(c.report_interval, Duration::from_secs(2));
         assert_eq!(c.service_down_time, Duration::from_secs(60));
+        assert!(!c.instance_usage_audit, "Nova's default");
         assert_eq!(
             c.compute_driver,
             ComputeDriver::Fake {
@@ -318,5 +328,15 @@ mod tests {
             &[Role::Compute],
         );
         assert!(bad.unwrap_err().to_string().contains("ram_allocation_ratio"));
+        let bad = NodeConfig::parse(
+            "[DEFAULT]\ninstance_usage_audit = sometimes\ntransport_url = rabbit://h/\n",
+            &[Role::Compute],
+        );
+        assert!(bad.unwrap_err().to_string().contains("instance_usage_audit"));
+        let on = NodeConfig::parse(
+            "[DEFAULT]\ninstance_usage_audit = True\ntransport_url = rabbit://h/\n",
+            &[Role::Compute],
+        );
+        assert!(on.unwrap().instance_usage_audit);
     }
 }

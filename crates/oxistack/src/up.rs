@@ -325,6 +325,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 reserved_host_memory_mb: args.reserved_host_memory_mb,
                 ..Default::default()
             },
+            // On in the all-in-one cloud (Nova's default is off), so that
+            // `os-instance_usage_audit_log` has records to show.
+            instance_usage_audit: true,
         }),
         with_test_image: args.with_test_image,
         network_agent: !args.no_network_agent,
@@ -368,6 +371,8 @@ pub struct LocalCompute {
     pub report_interval: Duration,
     pub driver: ComputeDriver,
     pub allocation: compute_agent::rpc::AllocationSettings,
+    /// Nova's `instance_usage_audit`.
+    pub instance_usage_audit: bool,
 }
 
 /// The hypervisor driver of a compute agent, with its settings.
@@ -576,6 +581,7 @@ pub async fn start_agent(
     let mut config = compute_agent::AgentConfig::new(local.host.clone());
     config.report_interval = local.report_interval;
     config.allocation = local.allocation.clone();
+    config.instance_usage_audit = local.instance_usage_audit;
     compute_agent::Agent::start(config, bus, driver)
         .await
         .context("starting the compute agent")

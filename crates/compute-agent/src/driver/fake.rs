@@ -26,6 +26,10 @@
 //!
 //! A snapshot uploads a small deterministic byte stream describing the
 //! instance to the image service, so the image really becomes active.
+//!
+//! Diagnostics show what the fake has (power state, flavor sizes, disks,
+//! ports, the time since the guest booted) and `None` for the counters
+//! a guest that runs nothing cannot have.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +40,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Driver, DriverError, DriverInstance, InstanceInfo};
-use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{
+    CpuDiagnostics, Diagnostics, DiskDiagnostics, FlavorSpec, HostResources, ImageSpec, InstanceSpec,
+    MemoryDiagnostics, NicDiagnostics, PowerState, RequestContext,
+};
 
 /// The metadata key that makes a spawn fail (`fake_fail_spawn=true`).
 pub const FAIL_SPAWN_METADATA: &str = "fake_fail_spawn";
@@ -79,6 +86,10 @@ pub struct FakeInstance {
     /// disk.
     #[serde(default)]
     pub rescue_image: Option<String>,
+    /// When the guest last booted (seconds since the epoch), for the
+    /// diagnostics' uptime.
+    #[serde(default)]
+    pub booted_at: Option<i64>,
 }
 
 impl FakeInstance {
@@ -106,6 +117,7 @@ impl FakeInstance {
     /// The guest boots: power on and write its boot log.
     fn boot(&mut self) {
         self.boots += 1;
+        self.booted_at = Some(chrono::Utc::now().timestamp());
         self.power_state = PowerState::Running;
         let t = self.boots;
         let spec = &self.spec;
@@ -152,6 +164,74 @@ impl FakeInstance {
             uuid: self.spec.uuid.clone(),
             state: self.power_state,
             operation: operation.to_owned(),
+        }
+    }
+
+    /// What the fake hypervisor knows of the guest: its state, flavor,
+    /// disks and ports and how long since it booted. It does no I/O and
+    /// runs no vCPU, so it has no counters: those are `None`.
+    fn diagnostics(&self) -> Diagnostics {
+        let f = &self.flavor;
+        let mut disks: Vec<String> = Vec::new();
+        let mut letters = ('a'..='z').map(|c| format!("vd{c}"));
+        let mut next = || letters.next().unwrap_or_default();
+        disks.push(next());
+        if f.ephemeral_gb > 0 {
+            disks.push(next());
+        }
+        if f.swap_mb > 0 {
+            disks.push(next());
+        }
+        if self.spec.config_drive {
+            disks.push(next());
+        }
+        disks.extend(
+            self.volumes
+                .values()
+                .map(|v| v.mountpoint.trim_start_matches("/dev/").to_owned()),
+        );
+        let nics = self
+            .interfaces
+            .iter()
+            .map(|(id, port)| NicDiagnostics {
+                name: port["devname"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("tap{}", id.chars().take(11).collect::<String>())),
+                mac_address: port["address"]
+                    .as_str()
+                    .or_else(|| port["mac_address"].as_str())
+                    .map(str::to_owned),
+                ..Default::default()
+            })
+            .collect();
+        Diagnostics {
+            state: self.power_state,
+            driver: "libvirt".to_owned(),
+            hypervisor: Some("fake".to_owned()),
+            hypervisor_os: Some(std::env::consts::OS.to_owned()),
+            uptime: self
+                .booted_at
+                .map(|t| (chrono::Utc::now().timestamp() - t).max(0) as u64),
+            config_drive: self.spec.config_drive,
+            memory: MemoryDiagnostics {
+                maximum: Some(f.memory_mb),
+                used: None,
+            },
+            cpus: (0..f.vcpus)
+                .map(|id| CpuDiagnostics {
+                    id: Some(id),
+                    ..Default::default()
+                })
+                .collect(),
+            disks: disks
+                .into_iter()
+                .map(|name| DiskDiagnostics {
+                    name,
+                    ..Default::default()
+                })
+                .collect(),
+            nics,
         }
     }
 
@@ -486,6 +566,7 @@ impl Driver for FakeDriver {
             console: Vec::new(),
             boots: 0,
             rescue_image: None,
+            booted_at: None,
         };
         instance.boot();
         s.instances.insert(spec.uuid.clone(), instance);
@@ -692,6 +773,18 @@ impl Driver for FakeDriver {
             )));
         }
         Ok(len)
+    }
+
+    async fn get_diagnostics(&self, uuid: &str) -> Result<Diagnostics, DriverError> {
+        let s = self.lock();
+        let instance = s
+            .instances
+            .get(uuid)
+            .ok_or_else(|| DriverError::NotFound(uuid.to_owned()))?;
+        if instance.power_state != PowerState::Running {
+            return Err(instance.invalid("get_diagnostics"));
+        }
+        Ok(instance.diagnostics())
     }
 
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError> {

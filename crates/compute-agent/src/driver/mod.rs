@@ -14,7 +14,7 @@ pub mod qemu;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{Diagnostics, FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
 
 pub use fake::FakeDriver;
 pub use qemu::{QemuConfig, QemuDriver};
@@ -41,6 +41,10 @@ pub enum DriverError {
     /// The operation failed (the hypervisor said no, an upload failed, …).
     #[error("{0}")]
     Failed(String),
+    /// This driver cannot do the operation at all (Nova's
+    /// `NotImplementedError`; the API answers 501).
+    #[error("the driver does not support {0}")]
+    NotSupported(String),
 }
 
 impl DriverError {
@@ -52,6 +56,7 @@ impl DriverError {
             DriverError::InvalidState { .. } => "InstanceInvalidState",
             DriverError::ImageUnacceptable { .. } => "ImageUnacceptable",
             DriverError::Failed(_) => "HypervisorError",
+            DriverError::NotSupported(_) => "NotImplemented",
         }
     }
 
@@ -146,6 +151,17 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The guest's serial console log.
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
+
+    /// What the hypervisor measures of a running guest (Nova's
+    /// `get_instance_diagnostics`): only figures the driver really has,
+    /// `None` for the others. The caller checks the power state first; a
+    /// driver may answer [`DriverError::InvalidState`] for a guest that is
+    /// not running. Drivers that cannot answer [`DriverError::NotSupported`]
+    /// (the default).
+    async fn get_diagnostics(&self, uuid: &str) -> Result<Diagnostics, DriverError> {
+        let _ = uuid;
+        Err(DriverError::NotSupported("get_diagnostics".to_owned()))
+    }
 
     async fn attach_volume(
         &self,

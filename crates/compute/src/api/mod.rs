@@ -10,12 +10,14 @@ pub mod flavors;
 pub mod hosts;
 pub mod hypervisors;
 pub mod images;
+pub mod instance_usage_audit_log;
 pub mod interfaces;
 pub mod ips;
 pub mod keypairs;
 pub mod limits;
 pub mod quotas;
 pub mod server_actions;
+pub mod server_diagnostics;
 pub mod server_external_events;
 pub mod server_groups;
 pub mod servers;
@@ -35,6 +37,7 @@ impl Compute {
         let resources: Router<Compute> = Router::new()
             .merge(servers::routes())
             .merge(server_actions::routes())
+            .merge(server_diagnostics::routes())
             .merge(server_external_events::routes())
             .merge(interfaces::routes())
             .merge(ips::routes())
@@ -51,6 +54,7 @@ impl Compute {
             .merge(quotas::routes())
             .merge(limits::routes())
             .merge(usage::routes())
+            .merge(instance_usage_audit_log::routes())
             .merge(volume_attachments::routes());
         let v21 = resources
             .clone()

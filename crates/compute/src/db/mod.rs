@@ -13,16 +13,25 @@ pub mod quotas;
 pub mod server_groups;
 pub mod servers;
 pub mod services;
+pub mod task_logs;
 pub mod usage;
 
 use store::{Db, Migration};
 
-/// Flavors, keypairs, quotas, aggregates, services and compute nodes.
-pub const RESOURCE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "flavors, keypairs, services, compute nodes, aggregates",
-    sql: include_str!("schema_resources.sql"),
-}];
+/// Flavors, keypairs, quotas, aggregates, services and compute nodes,
+/// and the hosts' periodic task logs.
+pub const RESOURCE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "flavors, keypairs, services, compute nodes, aggregates",
+        sql: include_str!("schema_resources.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "task logs (the instance usage audit)",
+        sql: include_str!("schema_task_logs.sql"),
+    },
+];
 
 /// Instances and everything hanging off them (metadata, tags, actions,
 /// faults, server groups).

@@ -63,3 +63,19 @@ pub async fn active_in_window(db: &Db, start: i64, stop: i64, project_id: Option
     }
     Ok(out)
 }
+
+/// How many instances `host` had in `[start, stop)` (microseconds),
+/// deleted or not: Nova's `get_active_by_window_joined` for a host, which
+/// the instance usage audit counts.
+pub async fn count_on_host(db: &Db, host: &str, start: i64, stop: i64) -> Result<i64> {
+    let row = sqlx::query(db.sql(
+        "SELECT COUNT(*) AS n FROM instances WHERE host = ? \
+         AND launched_at IS NOT NULL AND launched_at < ? AND (terminated_at IS NULL OR terminated_at > ?)",
+    ))
+    .bind(host.to_owned())
+    .bind(stop)
+    .bind(start)
+    .fetch_one(db.reader())
+    .await?;
+    Ok(row.try_get("n")?)
+}

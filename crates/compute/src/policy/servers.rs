@@ -1,5 +1,6 @@
 //! Rules of servers, their actions, metadata, tags, instance actions,
-//! server groups, quotas, limits and usage (Nova 2024.x defaults).
+//! server groups, quotas, limits, usage, diagnostics and the instance
+//! usage audit log (Nova 2024.x defaults).
 
 const MEMBER: &str = "rule:project_member_or_admin";
 const READER: &str = "rule:project_reader_or_admin";
@@ -44,6 +45,9 @@ pub(super) fn rules() -> Vec<(&'static str, String)> {
         ("os_compute_api:os-shelve:shelve", MEMBER),
         ("os_compute_api:os-shelve:shelve_offload", ADMIN),
         ("os_compute_api:os-admin-actions:reset_state", ADMIN),
+        ("os_compute_api:os-server-diagnostics", ADMIN),
+        ("os_compute_api:os-instance-usage-audit-log:list", ADMIN),
+        ("os_compute_api:os-instance-usage-audit-log:show", ADMIN),
         ("os_compute_api:os-server-external-events:create", ADMIN),
         ("os_compute_api:os-create-backup", MEMBER),
         ("os_compute_api:os-rescue", MEMBER),

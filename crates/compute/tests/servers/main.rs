@@ -2,11 +2,13 @@
 //! against `TestCloud::with_compute()` (identity, placement, image,
 //! compute, and fake-driver agents on an in-process bus).
 
+mod diagnostics;
 mod external_events;
 mod images;
 mod networking;
 mod quotas;
 mod rescue;
+mod usage_audit;
 mod volumes;
 
 use std::time::Duration;

@@ -32,12 +32,16 @@
 //! A rescued guest boots `disk.rescue` (an overlay of the rescue image)
 //! with its own `disk` second ([`rescue`]).
 //!
+//! Diagnostics come from QMP, `/proc` and the taps' statistics
+//! ([`diagnostics`]).
+//!
 //! Not here yet: a KVM probe by test boot (`virt_type` is chosen by the
 //! operator; TCG by default because nested `/dev/kvm` on these machines
 //! cannot boot stock kernels), live migration.
 
 pub mod cgroup;
 pub mod config_drive;
+pub mod diagnostics;
 pub mod disk;
 pub mod qmp;
 pub mod rescue;
@@ -55,7 +59,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::process::Command;
 
 use super::{Driver, DriverError, DriverInstance, InstanceInfo};
-use crate::rpc::{FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
+use crate::rpc::{Diagnostics, FlavorSpec, HostResources, ImageSpec, InstanceSpec, PowerState, RequestContext};
 use qmp::Qmp;
 
 /// How much of the serial log `console_output` returns at most (Nova's
@@ -918,6 +922,10 @@ impl Driver for QemuDriver {
         let uploaded = upload(ctx, &out, upload_url).await;
         let _ = tokio::fs::remove_file(&out).await;
         uploaded
+    }
+
+    async fn get_diagnostics(&self, uuid: &str) -> Result<Diagnostics, DriverError> {
+        self.diagnostics(uuid).await
     }
 
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError> {
