@@ -18,7 +18,7 @@
 //!   [`usage`] (`os-simple-tenant-usage`), [`volume_attachments`]
 //!   (`os-volume_attachments`, block device mappings), [`external_events`]
 //!   (`os-server-external-events` from the network service and block
-//!   storage);
+//!   storage), [`migrations`] (`os-migrations` records, cold migration);
 //! - the [`scheduler`] (filters, placement candidates, weights, claim)
 //!   and the [`conductor`] (the bus end: reports, instance updates,
 //!   failed builds and their re-scheduling);
@@ -57,6 +57,7 @@ pub mod hosts;
 pub mod image_client;
 pub mod keypairs;
 pub mod microversion;
+pub mod migrations;
 pub mod network;
 pub mod network_client;
 pub mod placement_client;

@@ -14,6 +14,7 @@ pub mod interfaces;
 pub mod ips;
 pub mod keypairs;
 pub mod limits;
+pub mod migrations;
 pub mod quotas;
 pub mod server_actions;
 pub mod server_external_events;
@@ -51,6 +52,7 @@ impl Compute {
             .merge(quotas::routes())
             .merge(limits::routes())
             .merge(usage::routes())
+            .merge(migrations::routes())
             .merge(volume_attachments::routes());
         let v21 = resources
             .clone()

@@ -4,6 +4,7 @@
 
 mod external_events;
 mod images;
+mod migrations;
 mod networking;
 mod quotas;
 mod rescue;

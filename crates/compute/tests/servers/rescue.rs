@@ -11,7 +11,7 @@ use test_cloud::TestCloud;
 use super::{action, admin_project, boot, call, image, wait_status};
 
 /// A new user with `role` in `project`, and its token.
-async fn user_in(cloud: &TestCloud, admin: &str, project: &str, name: &str, role: &str) -> String {
+pub(crate) async fn user_in(cloud: &TestCloud, admin: &str, project: &str, name: &str, role: &str) -> String {
     let (s, u) = cloud
         .call(
             Method::POST,
