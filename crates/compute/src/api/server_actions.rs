@@ -785,9 +785,12 @@ async fn show_action(
     Ok(Json(json!({"instanceAction": out})))
 }
 
-/// The `migrate` body: `null` (before 2.56 nothing else), or from 2.56
-/// `{"host": name-or-null}`.
+/// The `migrate` body from 2.56: `null` or `{"host": name-or-null}`.
+/// Before 2.56 Nova validates nothing and ignores the body.
 fn migrate_host(v: Version, args: &Value) -> ApiResult<Option<String>> {
+    if !v.at_least(56) {
+        return Ok(None);
+    }
     let bad = |why: String| {
         ApiError::bad_request(format!(
             "Invalid input for field/attribute migrate. Value: {args}. {why}"
@@ -795,7 +798,7 @@ fn migrate_host(v: Version, args: &Value) -> ApiResult<Option<String>> {
     };
     match args {
         Value::Null => Ok(None),
-        Value::Object(m) if v.at_least(56) => {
+        Value::Object(m) => {
             if let Some(k) = m.keys().find(|k| *k != "host") {
                 return Err(bad(format!(
                     "Additional properties are not allowed ('{k}' was unexpected)"
@@ -807,7 +810,6 @@ fn migrate_host(v: Version, args: &Value) -> ApiResult<Option<String>> {
                 Some(other) => Err(bad(format!("{other} is not of type 'string', 'null'"))),
             }
         }
-        other if v.at_least(56) => Err(bad(format!("{other} is not of type 'object', 'null'"))),
-        other => Err(bad(format!("{other} is not of type 'null'"))),
+        other => Err(bad(format!("{other} is not of type 'object', 'null'"))),
     }
 }
