@@ -363,8 +363,10 @@ impl Manager {
                     Action::Unrescue => u.vm_state = Some(vm_states::ACTIVE.to_owned()),
                     // The controller moves a cold migration on from these
                     // updates and sets the states itself.
-                    Action::MigrateDiskAndPowerOff { .. } => {
-                        u.task_state = Some(Some(task_states::RESIZE_MIGRATED.to_owned()))
+                    Action::MigrateDiskAndPowerOff { instance, .. } => {
+                        u.task_state = Some(Some(task_states::RESIZE_MIGRATED.to_owned()));
+                        // The flavor the instance has on the destination.
+                        u.flavor = Some(instance.flavor.clone());
                     }
                     Action::FinishMigration { .. } => u.vm_state = Some(vm_states::RESIZED.to_owned()),
                     Action::FinishRevertMigration => u.vm_state = Some(settled_vm_state(power).to_owned()),

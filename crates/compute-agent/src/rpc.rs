@@ -203,9 +203,11 @@ pub enum Action {
     Unrescue,
     /// Cold migration, on the source host: power the guest off and hand
     /// its disks to `dest_host` (the source keeps the guest, off, until
-    /// the migration is confirmed or reverted). The controller, on this
-    /// action's update, moves the instance to the destination and casts
-    /// [`Action::FinishMigration`] there.
+    /// the migration is confirmed or reverted). `instance.flavor` is the
+    /// flavor it gets on the destination (a resize's new one), which the
+    /// closing update reports. The controller, on that update, moves the
+    /// instance to the destination and casts [`Action::FinishMigration`]
+    /// there.
     MigrateDiskAndPowerOff {
         instance: Box<InstanceSpec>,
         dest_host: String,

@@ -8,12 +8,14 @@
 //! recorded under the request id, and the action is cast to the host's
 //! agent, whose closing `instance_update` names that task state.
 //!
-//! Decisions: a resize stays on the instance's host (the agent contract's
-//! resize is same-host, as `allow_resize_to_same_host`); its claim is the
-//! instance's allocation moved to the new flavor at once, and a revert
-//! moves it back. It has a migration record all the same (type `resize`);
-//! moves to another host are cold migrations ([`crate::migrations`]),
-//! whose confirm and revert branch off here. Shelve always offloads (Nova's default
+//! Decisions: a resize stays on the instance's host when the host has room
+//! (the agent contract's resize is same-host, as
+//! `allow_resize_to_same_host`); its claim is the instance's allocation
+//! moved to the new flavor at once, and a revert moves it back. When the
+//! host has no room, the resize moves to another host by the steps of a
+//! cold migration ([`crate::migrations`]). Either way it has a migration
+//! record (type `resize`); the confirm and revert of a move to another
+//! host branch off here. Shelve always offloads (Nova's default
 //! `shelve_offload_time = 0`).
 
 use std::collections::BTreeMap;
@@ -341,9 +343,10 @@ impl Compute {
             .reclaim(uuid, &provider, &resources, &row.project_id, &row.user_id)
             .await?
         {
-            return Err(ComputeError::bad(format!(
-                "No valid host was found. No valid host found for resize on {host}."
-            )));
+            // No room here: the resize moves to another host, as a cold
+            // migration does, with the new flavor claimed there.
+            tracing::info!(instance = %uuid, host = %host, "no room for the resize on its host; moving it");
+            return self.resize_to_another_host(caller, &rule, &row, new).await;
         }
         let c = Changes {
             old_flavor: Some(Some(row.flavor.clone())),
@@ -361,7 +364,7 @@ impl Compute {
             }
         };
         // The record of the move (on this host), whose status follows it.
-        self.create_migration(&before, crate::migrations::RESIZE, &new.id, "pre-migrating")
+        self.create_migration(&before, crate::migrations::RESIZE, &new.id, true)
             .await?;
         let mut spec = instance_spec(&before);
         spec.flavor = new;

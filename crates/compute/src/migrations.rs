@@ -1,12 +1,14 @@
 //! Migration records (`os-migrations`) and cold migration (the `migrate`
 //! server action), as Nova's compute API and conductor do them.
 //!
-//! Every resize and every cold migration has a record. A resize stays on
-//! its host (see [`crate::actions`]): its record goes `pre-migrating` →
-//! `finished` (the server is `VERIFY_RESIZE`) → `confirming`/`confirmed`
-//! or `reverting`/`reverted`, or `error`.
+//! Every resize and every cold migration has a record. A resize on its
+//! host (see [`crate::actions`]) goes `pre-migrating` → `finished` (the
+//! server is `VERIFY_RESIZE`) → `confirming`/`confirmed` or
+//! `reverting`/`reverted`, or `error`.
 //!
-//! A cold migration moves the server to another host, in steps that each
+//! A cold migration, and a resize its host has no room for, move the
+//! server to another host (the new flavor, for a resize, is what the
+//! destination claims and what the server has there), in steps that each
 //! end with an agent's `instance_update`, from which the conductor takes
 //! the next step (`Compute::migration_update`):
 //!
@@ -36,7 +38,9 @@
 //! agent refused). Updates of these steps are accepted from the host the
 //! step ran on even while the instance's host is the other one.
 
-use compute_agent::rpc::{self, Action, ActionRequest, InstanceUpdate, RequestContext, task_states, vm_states};
+use compute_agent::rpc::{
+    self, Action, ActionRequest, FlavorSpec, InstanceUpdate, RequestContext, task_states, vm_states,
+};
 
 use crate::Compute;
 use crate::actions::{NO_TASK, Rule, check_state};
@@ -70,10 +74,10 @@ impl Compute {
         row: &InstanceRow,
         migration_type: &str,
         new_flavor: &str,
-        status: &str,
+        same_host: bool,
     ) -> Result<MigrationRow> {
         let now = db::now();
-        let same_host = migration_type == RESIZE;
+        let status = "pre-migrating";
         let mut m = MigrationRow {
             uuid: uuid::Uuid::new_v4().to_string(),
             id: 0,
@@ -147,15 +151,49 @@ impl Compute {
         let row = self
             .begin(caller, uuid, &rule, Some(task_states::RESIZE_PREP), c)
             .await?;
-        let m = self
-            .create_migration(&row, COLD, &row.flavor.id, "pre-migrating")
+        let m = self.create_migration(&row, COLD, &row.flavor.id, false).await?;
+        self.move_host(caller, &row, &m, host, row.flavor.clone()).await
+    }
+
+    /// A resize its host has no room for: the same steps as a cold
+    /// migration, with `new` claimed on the destination and in effect from
+    /// there (the record's type stays `resize`, as Nova's).
+    pub(crate) async fn resize_to_another_host(
+        &self,
+        caller: &Caller,
+        rule: &Rule,
+        row: &InstanceRow,
+        new: FlavorSpec,
+    ) -> Result<()> {
+        let c = Changes {
+            old_flavor: Some(Some(row.flavor.clone())),
+            ..Default::default()
+        };
+        let row = self
+            .begin(caller, &row.uuid, rule, Some(task_states::RESIZE_PREP), c)
             .await?;
-        match self.schedule_migration(&row, &m, host).await {
+        let m = self.create_migration(&row, RESIZE, &new.id, false).await?;
+        self.move_host(caller, &row, &m, None, new).await
+    }
+
+    /// The first step of a move to another host, after the record:
+    /// schedule (to `host` if given) for `flavor`, cast the hand-over to
+    /// the source; with no host, or on an error, all back as it was.
+    async fn move_host(
+        &self,
+        caller: &Caller,
+        row: &InstanceRow,
+        m: &MigrationRow,
+        host: Option<&str>,
+        flavor: FlavorSpec,
+    ) -> Result<()> {
+        match self.schedule_migration(row, m, host, &flavor).await {
             Ok(Some(dest)) => {
-                let spec = instance_spec(&row);
+                let mut spec = instance_spec(row);
+                spec.flavor = flavor;
                 self.cast_action(
                     caller,
-                    &row,
+                    row,
                     Action::MigrateDiskAndPowerOff {
                         instance: Box::new(spec),
                         dest_host: dest,
@@ -165,11 +203,11 @@ impl Compute {
             }
             Ok(None) => {
                 let message = "No valid host was found. There are not enough hosts available.";
-                self.undo_migration(&row, &m, task_states::RESIZE_PREP, message).await?;
+                self.undo_migration(row, m, task_states::RESIZE_PREP, message).await?;
                 Err(ComputeError::bad(message))
             }
             Err(e) => {
-                self.undo_migration(&row, &m, task_states::RESIZE_PREP, &e.to_string())
+                self.undo_migration(row, m, task_states::RESIZE_PREP, &e.to_string())
                     .await?;
                 Err(e)
             }
@@ -184,6 +222,7 @@ impl Compute {
         row: &InstanceRow,
         m: &MigrationRow,
         host: Option<&str>,
+        flavor: &FlavorSpec,
     ) -> Result<Option<String>> {
         let source = row.host.clone().unwrap_or_default();
         if !self
@@ -199,6 +238,7 @@ impl Compute {
         let mut wanted = row.clone();
         wanted.tried_hosts = vec![source];
         wanted.requested_host = host.map(str::to_owned);
+        wanted.flavor = flavor.clone();
         let chosen = {
             let _guard = self.sched_lock.lock().await;
             self.select_and_claim(&wanted).await?
@@ -264,7 +304,7 @@ impl Compute {
         let Some(m) = db::migrations::in_progress(&self.db, &row.uuid).await? else {
             return Ok(false);
         };
-        if m.migration_type != COLD {
+        if !moves(&m) {
             let status = if confirm { "confirming" } else { "reverting" };
             self.set_migration_status(&m, &["finished"], status).await?;
             return Ok(false);
@@ -286,7 +326,7 @@ impl Compute {
         let Some(m) = db::migrations::in_progress(&self.db, uuid).await? else {
             return Ok(());
         };
-        if m.migration_type != RESIZE {
+        if moves(&m) {
             return Ok(());
         }
         let (from, to): (&[&str], &str) = match (event, ok) {
@@ -321,7 +361,7 @@ impl Compute {
         let Some(m) = db::migrations::in_progress(&self.db, &row.uuid).await? else {
             return Ok(None);
         };
-        if m.migration_type != COLD {
+        if !moves(&m) {
             return Ok(None);
         }
         let source = m.source_compute.clone().unwrap_or_default();
@@ -361,11 +401,14 @@ impl Compute {
         let power = u.power_state.map(|p| i64::from(p.code()));
         match (event.event.as_str(), ok) {
             ("compute_resize_instance", true) => {
+                // The flavor of the hand-over (a resize's new one) is in
+                // effect from the destination on.
                 let c = Changes {
                     host: Some(Some(dest.clone())),
                     node: Some(m.dest_node.clone()),
                     task_state: Some(Some(task_states::RESIZE_FINISH.to_owned())),
                     power_state: power,
+                    flavor: u.flavor.clone(),
                     ..Default::default()
                 };
                 if !db::servers::update(&self.db, &row.uuid, &c, &expect(task_states::RESIZE_MIGRATING, &source))
@@ -444,6 +487,7 @@ impl Compute {
                 let c = Changes {
                     vm_state: u.vm_state.clone(),
                     task_state: Some(None),
+                    flavor: row.old_flavor.clone(),
                     old_flavor: Some(None),
                     power_state: power,
                     ..Default::default()
@@ -519,7 +563,7 @@ impl Compute {
         self.placement.release(&m.uuid).await?;
         let status = if m.status == "finished" { "confirmed" } else { "error" };
         self.set_migration_status(&m, &[m.status.as_str()], status).await?;
-        if m.migration_type == COLD {
+        if moves(&m) {
             for other in [&m.source_compute, &m.dest_compute].into_iter().flatten() {
                 if row.host.as_deref() != Some(other.as_str()) {
                     self.cast_step(row, other, Action::ConfirmMigration).await?;
@@ -533,6 +577,12 @@ impl Compute {
     pub async fn list_migrations(&self, filter: &ListFilter) -> Result<Vec<MigrationRow>> {
         db::migrations::list(&self.db, filter).await
     }
+}
+
+/// Whether the migration moves the instance to another host (a cold
+/// migration, or a resize its host had no room for).
+fn moves(m: &MigrationRow) -> bool {
+    m.dest_compute.is_none() || m.dest_compute != m.source_compute
 }
 
 /// `vm_state` after a confirmed move, from the power state in effect.

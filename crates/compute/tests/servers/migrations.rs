@@ -558,3 +558,92 @@ async fn resize_records_and_os_migrations_views() {
     assert_eq!(s, 404);
     cloud.stop().await;
 }
+
+/// A resize its host has no room for moves to another host, by the steps
+/// of a cold migration: revert brings the server and its old flavor back,
+/// confirm frees the first host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_moves_when_its_host_is_full() {
+    let mut cloud = TestCloud::start().await.with_compute().await;
+    cloud.add_agent("compute2").await;
+    let token = cloud.admin_token().await;
+    let img = image(&cloud, &token).await;
+    let rp1 = provider(&cloud, &token, "compute1").await;
+    let rp2 = provider(&cloud, &token, "compute2").await;
+    let (s, v) = boot(&cloud, &token, &img, json!({"availability_zone": "nova:compute1"})).await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["server"]["id"].as_str().unwrap().to_owned();
+    wait_status(&cloud, &token, &id, "ACTIVE").await;
+
+    // compute1 keeps room for m1.tiny (512 MiB), not for m1.small (2 GiB).
+    let inv = placement_get(&cloud, &token, &format!("/resource_providers/{rp1}/inventories")).await;
+    let resp = cloud
+        .http
+        .put(format!(
+            "{}/resource_providers/{rp1}/inventories/MEMORY_MB",
+            cloud.placement_url.as_deref().unwrap()
+        ))
+        .header("x-auth-token", &token)
+        .header("openstack-api-version", "placement 1.36")
+        .json(
+            &json!({"resource_provider_generation": inv["resource_provider_generation"],
+                      "total": 1024, "reserved": 0, "allocation_ratio": 1.0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let memory = |rp: String| {
+        let cloud = &cloud;
+        let token = &token;
+        async move {
+            let u = placement_get(cloud, token, &format!("/resource_providers/{rp}/usages")).await;
+            u["usages"]["MEMORY_MB"].as_i64().unwrap()
+        }
+    };
+
+    let (s, v) = action(&cloud, &token, &id, json!({"resize": {"flavorRef": "2"}})).await;
+    assert_eq!(s, 202, "{v}");
+    let server = wait_status(&cloud, &token, &id, "VERIFY_RESIZE").await;
+    assert_eq!(server["OS-EXT-SRV-ATTR:host"], "compute2", "{server}");
+    assert_eq!(server["flavor"]["original_name"], "m1.small");
+    assert_eq!(cloud.agents[1].1.instance(&id).unwrap().flavor.memory_mb, 2048);
+    assert_eq!(memory(rp1.clone()).await, 512);
+    assert_eq!(memory(rp2.clone()).await, 2048);
+    let m = migrations_of(&cloud, &token, "2.59", &id).await;
+    assert_eq!(m[0]["migration_type"], "resize");
+    assert_eq!(m[0]["status"], "finished");
+    assert_eq!(m[0]["source_compute"], "compute1");
+    assert_eq!(m[0]["dest_compute"], "compute2");
+    assert_ne!(m[0]["old_instance_type_id"], m[0]["new_instance_type_id"]);
+
+    let (s, _) = action(&cloud, &token, &id, json!({"revertResize": null})).await;
+    assert_eq!(s, 202);
+    let server = wait_status(&cloud, &token, &id, "ACTIVE").await;
+    assert_eq!(server["OS-EXT-SRV-ATTR:host"], "compute1");
+    assert_eq!(server["flavor"]["original_name"], "m1.tiny");
+    wait_driver(&cloud.agents[1].1, &id, None).await;
+    assert_eq!(memory(rp1.clone()).await, 512);
+    assert_eq!(memory(rp2.clone()).await, 0);
+    assert_eq!(
+        migrations_of(&cloud, &token, "2.59", &id).await[0]["status"],
+        "reverted"
+    );
+
+    let (s, _) = action(&cloud, &token, &id, json!({"resize": {"flavorRef": "2"}})).await;
+    assert_eq!(s, 202);
+    wait_status(&cloud, &token, &id, "VERIFY_RESIZE").await;
+    let (s, _) = action(&cloud, &token, &id, json!({"confirmResize": null})).await;
+    assert_eq!(s, 204);
+    let server = wait_status(&cloud, &token, &id, "ACTIVE").await;
+    assert_eq!(server["OS-EXT-SRV-ATTR:host"], "compute2");
+    assert_eq!(server["flavor"]["original_name"], "m1.small");
+    wait_driver(&cloud.agents[0].1, &id, None).await;
+    assert_eq!(memory(rp1.clone()).await, 0);
+    assert_eq!(memory(rp2.clone()).await, 2048);
+    assert_eq!(
+        migrations_of(&cloud, &token, "2.59", &id).await[0]["status"],
+        "confirmed"
+    );
+    cloud.stop().await;
+}
