@@ -376,6 +376,16 @@ impl Manager {
                     Action::Shelve { .. } => u.vm_state = Some(vm_states::SHELVED_OFFLOADED.to_owned()),
                     Action::Rescue { .. } => u.vm_state = Some(vm_states::RESCUED.to_owned()),
                     Action::Unrescue => u.vm_state = Some(vm_states::ACTIVE.to_owned()),
+                    // The controller moves a cold migration on from these
+                    // updates and sets the states itself.
+                    Action::MigrateDiskAndPowerOff { instance, .. } => {
+                        u.task_state = Some(Some(task_states::RESIZE_MIGRATED.to_owned()));
+                        // The flavor the instance has on the destination.
+                        u.flavor = Some(instance.flavor.clone());
+                    }
+                    Action::FinishMigration { .. } => u.vm_state = Some(vm_states::RESIZED.to_owned()),
+                    Action::FinishRevertMigration => u.vm_state = Some(settled_vm_state(power).to_owned()),
+                    Action::ConfirmMigration | Action::RevertMigration => {}
                     Action::Terminate => {
                         u.vm_state = Some(vm_states::DELETED.to_owned());
                         u.deleted = true;
@@ -407,6 +417,8 @@ impl Manager {
                     | Action::RevertResize { .. }
                     | Action::Rescue { .. }
                     | Action::Unrescue
+                    | Action::FinishMigration { .. }
+                    | Action::FinishRevertMigration
                     | Action::Terminate => true,
                     _ => false,
                 };
@@ -500,6 +512,21 @@ impl Manager {
                 d.rescue(ctx, instance, rescue_image).await
             }
             Action::Unrescue => d.unrescue(uuid).await,
+            Action::MigrateDiskAndPowerOff { instance, dest_host } => {
+                check_uuid(uuid, &instance.uuid)?;
+                d.migrate_disk_and_power_off(instance, dest_host).await
+            }
+            Action::FinishMigration { instance, power_on } => {
+                check_uuid(uuid, &instance.uuid)?;
+                d.finish_migration(ctx, instance, *power_on).await
+            }
+            // The guest left on the source, or created on the destination,
+            // goes; already gone is fine.
+            Action::ConfirmMigration | Action::RevertMigration => match d.destroy(uuid).await {
+                Ok(()) | Err(DriverError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Action::FinishRevertMigration => d.finish_revert_migration(uuid).await,
         }
     }
 }

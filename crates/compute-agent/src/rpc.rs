@@ -207,6 +207,33 @@ pub enum Action {
     },
     /// Back to booting from the instance's own root disk; ends `active`.
     Unrescue,
+    /// Cold migration, on the source host: power the guest off and hand
+    /// its disks to `dest_host` (the source keeps the guest, off, until
+    /// the migration is confirmed or reverted). `instance.flavor` is the
+    /// flavor it gets on the destination (a resize's new one), which the
+    /// closing update reports. The controller, on that update, moves the
+    /// instance to the destination and casts [`Action::FinishMigration`]
+    /// there.
+    MigrateDiskAndPowerOff {
+        instance: Box<InstanceSpec>,
+        dest_host: String,
+    },
+    /// Cold migration, on the destination host: create the instance from
+    /// the disks handed over (running when `power_on`); ends `resized`.
+    FinishMigration {
+        instance: Box<InstanceSpec>,
+        power_on: bool,
+    },
+    /// A confirmed cold migration, on the source host: destroy the guest
+    /// left there.
+    ConfirmMigration,
+    /// A reverted cold migration, on the destination host: destroy the
+    /// guest created there; the controller then moves the instance back
+    /// and casts [`Action::FinishRevertMigration`] to the source.
+    RevertMigration,
+    /// A reverted cold migration, back on the source host: take the guest
+    /// back in the power state it had before the migration.
+    FinishRevertMigration,
     /// Block storage grew an attached volume (Nova's `volume-extended`
     /// event): the agent reads its new size (`GET` the volume at
     /// `volume_api` with the context's token) and has the driver resize
@@ -623,6 +650,10 @@ impl Action {
             Action::Terminate => DELETING,
             Action::Rescue { .. } => RESCUING,
             Action::Unrescue => UNRESCUING,
+            Action::MigrateDiskAndPowerOff { .. } => RESIZE_MIGRATING,
+            Action::FinishMigration { .. } => RESIZE_FINISH,
+            Action::ConfirmMigration => RESIZE_CONFIRMING,
+            Action::RevertMigration | Action::FinishRevertMigration => RESIZE_REVERTING,
             Action::AttachVolume { .. }
             | Action::DetachVolume { .. }
             | Action::ExtendVolume { .. }
@@ -651,6 +682,11 @@ impl Action {
             Action::Terminate => "compute_terminate_instance",
             Action::Rescue { .. } => "compute_rescue_instance",
             Action::Unrescue => "compute_unrescue_instance",
+            Action::MigrateDiskAndPowerOff { .. } => "compute_resize_instance",
+            Action::FinishMigration { .. } => "compute_finish_resize",
+            Action::ConfirmMigration => "compute_confirm_resize",
+            Action::RevertMigration => "compute_revert_resize",
+            Action::FinishRevertMigration => "compute_finish_revert_resize",
             Action::AttachVolume { .. } => "compute_attach_volume",
             Action::DetachVolume { .. } => "compute_detach_volume",
             Action::ExtendVolume { .. } => "compute_extend_volume",

@@ -169,3 +169,46 @@ async fn the_persistent_mode_takes_over_the_one_file_format() {
     assert!(path.join("a.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A cold migration between two fake hypervisors: the source keeps the
+/// guest off until confirm (destroy) or revert (back as it was).
+#[tokio::test]
+async fn a_cold_migration_hands_the_guest_over() {
+    let (src, dst) = (FakeDriver::new(), FakeDriver::new());
+    src.spawn(&ctx(), &spec("m")).await.unwrap();
+    src.migrate_disk_and_power_off(&spec("m"), "dest").await.unwrap();
+    assert_eq!(src.instance("m").unwrap().power_state, PowerState::Shutdown);
+    assert!(matches!(
+        src.migrate_disk_and_power_off(&spec("m"), "dest").await,
+        Err(DriverError::Failed(_))
+    ));
+    dst.finish_migration(&ctx(), &spec("m"), true).await.unwrap();
+    assert_eq!(dst.instance("m").unwrap().power_state, PowerState::Running);
+
+    // Revert: the destination's guest goes, the source's runs again.
+    dst.destroy("m").await.unwrap();
+    src.finish_revert_migration("m").await.unwrap();
+    assert_eq!(src.instance("m").unwrap().power_state, PowerState::Running);
+    assert!(matches!(
+        src.finish_revert_migration("m").await,
+        Err(DriverError::Failed(_))
+    ));
+
+    // A stopped guest arrives stopped; one marked to refuse stays put.
+    src.power_off("m").await.unwrap();
+    src.migrate_disk_and_power_off(&spec("m"), "dest").await.unwrap();
+    dst.finish_migration(&ctx(), &spec("m"), false).await.unwrap();
+    assert_eq!(dst.instance("m").unwrap().power_state, PowerState::Shutdown);
+    let mut stuck = spec("s");
+    stuck.metadata.insert(
+        compute_agent::driver::fake::FAIL_MIGRATE_METADATA.to_owned(),
+        "true".to_owned(),
+    );
+    src.spawn(&ctx(), &stuck).await.unwrap();
+    assert!(matches!(
+        src.migrate_disk_and_power_off(&stuck, "dest").await,
+        Err(DriverError::Failed(_))
+    ));
+    assert_eq!(src.instance("s").unwrap().power_state, PowerState::Running);
+    assert!(src.instance("s").unwrap().migrated_from.is_none());
+}

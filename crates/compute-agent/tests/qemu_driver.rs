@@ -252,6 +252,16 @@ async fn a_guest_lives_its_whole_life_under_qemu() {
     );
     drop(again);
 
+    // A cold migration to another host needs the disks copied there, which
+    // this driver does not do: it refuses, and the guest keeps running.
+    let refused = driver.migrate_disk_and_power_off(&spec, "elsewhere").await;
+    assert!(
+        matches!(&refused, Err(DriverError::Failed(m)) if m.contains("disk transfer")),
+        "{refused:?}"
+    );
+    assert_eq!(power(&driver, &uuid).await, PowerState::Running);
+    assert_eq!(qemu_processes(&uuid), 1);
+
     driver.pause(&uuid).await.unwrap();
     assert_eq!(power(&driver, &uuid).await, PowerState::Paused);
     assert!(matches!(

@@ -8,10 +8,14 @@
 //! recorded under the request id, and the action is cast to the host's
 //! agent, whose closing `instance_update` names that task state.
 //!
-//! Decisions: a resize stays on the instance's host (the agent contract's
-//! resize is same-host, as `allow_resize_to_same_host`); its claim is the
-//! instance's allocation moved to the new flavor at once, and a revert
-//! moves it back. Shelve always offloads (Nova's default
+//! Decisions: a resize stays on the instance's host when the host has room
+//! (the agent contract's resize is same-host, as
+//! `allow_resize_to_same_host`); its claim is the instance's allocation
+//! moved to the new flavor at once, and a revert moves it back. When the
+//! host has no room, the resize moves to another host by the steps of a
+//! cold migration ([`crate::migrations`]). Either way it has a migration
+//! record (type `resize`); the confirm and revert of a move to another
+//! host branch off here. Shelve always offloads (Nova's default
 //! `shelve_offload_time = 0`).
 
 use std::collections::BTreeMap;
@@ -29,15 +33,15 @@ use crate::servers::{Caller, instance_spec, invalid_state, ref_id};
 const ANY_VM: &[&str] = &[];
 
 /// The state rules of one action.
-struct Rule {
+pub(crate) struct Rule {
     /// The API's name for it (used in 409 messages and instance actions).
-    name: &'static str,
-    vm: &'static [&'static str],
+    pub(crate) name: &'static str,
+    pub(crate) vm: &'static [&'static str],
     /// Allowed task states; `&[None]` is Nova's default.
-    task: &'static [Option<&'static str>],
+    pub(crate) task: &'static [Option<&'static str>],
 }
 
-const NO_TASK: &[Option<&str>] = &[None];
+pub(crate) const NO_TASK: &[Option<&str>] = &[None];
 
 impl Compute {
     // ----- instance actions ------------------------------------------
@@ -95,7 +99,7 @@ impl Compute {
 
     /// Checks lock and state, sets `task` (and `extra`) with a
     /// compare-and-swap, records the action. Returns the row as it was.
-    async fn begin(
+    pub(crate) async fn begin(
         &self,
         caller: &Caller,
         uuid: &str,
@@ -339,9 +343,10 @@ impl Compute {
             .reclaim(uuid, &provider, &resources, &row.project_id, &row.user_id)
             .await?
         {
-            return Err(ComputeError::bad(format!(
-                "No valid host was found. No valid host found for resize on {host}."
-            )));
+            // No room here: the resize moves to another host, as a cold
+            // migration does, with the new flavor claimed there.
+            tracing::info!(instance = %uuid, host = %host, "no room for the resize on its host; moving it");
+            return self.resize_to_another_host(caller, &rule, &row, new).await;
         }
         let c = Changes {
             old_flavor: Some(Some(row.flavor.clone())),
@@ -358,6 +363,9 @@ impl Compute {
                 return Err(e);
             }
         };
+        // The record of the move (on this host), whose status follows it.
+        self.create_migration(&before, crate::migrations::RESIZE, &new.id, true)
+            .await?;
         let mut spec = instance_spec(&before);
         spec.flavor = new;
         self.cast_action(
@@ -386,6 +394,9 @@ impl Compute {
                 Changes::default(),
             )
             .await?;
+        if self.finish_cold_migration(caller, &row, true).await? {
+            return Ok(());
+        }
         self.cast_action(caller, &row, Action::ConfirmResize).await
     }
 
@@ -404,6 +415,9 @@ impl Compute {
                 Changes::default(),
             )
             .await?;
+        if self.finish_cold_migration(caller, &row, false).await? {
+            return Ok(());
+        }
         let Some(old) = row.old_flavor.clone() else {
             return Err(ComputeError::bad("Instance has not been resized."));
         };
@@ -802,7 +816,7 @@ impl Compute {
     }
 }
 
-fn check_state(row: &InstanceRow, rule: &Rule) -> Result<()> {
+pub(crate) fn check_state(row: &InstanceRow, rule: &Rule) -> Result<()> {
     if rule.vm != ANY_VM && !rule.vm.contains(&row.vm_state.as_str()) {
         return Err(invalid_state(rule.name, &row.uuid, "vm_state", Some(&row.vm_state)));
     }

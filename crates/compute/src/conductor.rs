@@ -358,6 +358,10 @@ impl Compute {
             }
             return Ok(());
         };
+        // The steps of a cold migration come from either of its hosts.
+        if self.migration_update(&row, &u).await?.is_some() {
+            return Ok(());
+        }
         if row.host.as_deref() != Some(u.host.as_str()) {
             tracing::info!(instance = %uuid, from = %u.host, host = ?row.host, "update from another host ignored");
             return Ok(());
@@ -466,6 +470,10 @@ impl Compute {
             return Ok(());
         }
         tracing::info!(instance = %uuid, vm_state = ?u.vm_state, task_state = ?u.task_state, "instance updated");
+        if let Some(event) = &u.event {
+            self.resize_step_done(&uuid, &event.event, event.result == "Success")
+                .await?;
+        }
         if offloaded || build_failed {
             self.placement.release(&uuid).await?;
             // The ports stay the instance's, bound to no host until it is

@@ -20,7 +20,8 @@
 //!   (`os-server-external-events` from the network service and block
 //!   storage), [`diagnostics`] (a server's diagnostics, from its agent's
 //!   driver), [`usage_audit`] (the periodic instance usage audit and
-//!   `os-instance_usage_audit_log`);
+//!   `os-instance_usage_audit_log`), [`migrations`] (`os-migrations`
+//!   records, cold migration);
 //! - the [`scheduler`] (filters, placement candidates, weights, claim)
 //!   and the [`conductor`] (the bus end: reports, instance updates,
 //!   failed builds and their re-scheduling);
@@ -60,6 +61,7 @@ pub mod hosts;
 pub mod image_client;
 pub mod keypairs;
 pub mod microversion;
+pub mod migrations;
 pub mod network;
 pub mod network_client;
 pub mod placement_client;

@@ -336,6 +336,39 @@ impl PlacementClient {
         Ok(false)
     }
 
+    /// Moves every allocation of `from` to `to` in one write (placement's
+    /// `POST /allocations`), replacing what `to` held, as Nova moves an
+    /// instance's allocation to its migration and back. Nothing to move
+    /// is `Ok(true)`; `Ok(false)` when placement kept refusing.
+    pub async fn move_allocations(&self, from: &str, to: &str, project_id: &str, user_id: &str) -> Result<bool> {
+        for _ in 0..3 {
+            let (allocs, from_generation) = self.allocations(from).await?;
+            if allocs.is_empty() {
+                tracing::info!(from, to, "no allocation to move");
+                return Ok(true);
+            }
+            let (_, to_generation) = self.allocations(to).await?;
+            let moved: serde_json::Map<String, Value> = allocs
+                .iter()
+                .map(|(rp, r)| (rp.clone(), json!({"resources": r})))
+                .collect();
+            let body = json!({
+                from: {"allocations": {}, "project_id": project_id, "user_id": user_id,
+                       "consumer_generation": from_generation},
+                to: {"allocations": moved, "project_id": project_id, "user_id": user_id,
+                     "consumer_generation": to_generation},
+            });
+            let (status, resp) = self.send(reqwest::Method::POST, "/allocations", Some(&body)).await?;
+            match status {
+                200..=299 => return Ok(true),
+                // A generation conflict: read again.
+                409 => tracing::info!(from, to, reason = %resp, "placement refused the move"),
+                _ => return Err(upstream("move allocations", format!("{status}: {resp}"))),
+            }
+        }
+        Ok(false)
+    }
+
     /// Removes every allocation of `consumer`; gone already is fine.
     pub async fn release(&self, consumer: &str) -> Result<()> {
         let (status, body) = self

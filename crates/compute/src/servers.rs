@@ -557,6 +557,12 @@ impl Compute {
             tracing::error!(instance = %uuid, error = %e, "cannot release the allocation; will retry at the next delete");
             return Err(e);
         }
+        if let Some(row) = db::servers::get(&self.db, uuid).await?
+            && let Err(e) = self.end_migration_on_delete(&row).await
+        {
+            tracing::error!(instance = %uuid, error = %e, "cannot end the instance's migration; will retry at the next delete");
+            return Err(e);
+        }
         db::servers::mark_deleted(&self.db, uuid, db::now()).await?;
         tracing::info!(instance = %uuid, "instance deleted");
         Ok(())

@@ -12,7 +12,8 @@
 //! - [`FakeDriver::fail_next_spawns`] makes the next N spawns fail, and an
 //!   instance whose metadata has `fake_fail_spawn=true` always fails to
 //!   spawn; one whose metadata has `fake_fail_rescue=true` fails to
-//!   rescue;
+//!   rescue, and one with `fake_fail_migrate=true` refuses to leave its
+//!   host (as the qemu driver, which cannot move disks, does);
 //! - [`FakeDriver::with_delay`] / [`FakeDriver::set_delay`] make every
 //!   operation take that long;
 //! - [`FakeDriver::persistent`] keeps each instance in a JSON file of its
@@ -50,6 +51,10 @@ pub const FAIL_SPAWN_METADATA: &str = "fake_fail_spawn";
 
 /// The metadata key that makes a rescue fail (`fake_fail_rescue=true`).
 pub const FAIL_RESCUE_METADATA: &str = "fake_fail_rescue";
+
+/// The metadata key that makes the source of a cold migration refuse
+/// (`fake_fail_migrate=true`).
+pub const FAIL_MIGRATE_METADATA: &str = "fake_fail_migrate";
 
 /// How many console lines an instance keeps.
 const CONSOLE_LINES: usize = 1000;
@@ -90,6 +95,11 @@ pub struct FakeInstance {
     /// diagnostics' uptime.
     #[serde(default)]
     pub booted_at: Option<i64>,
+    /// On the source of a cold migration, until it is confirmed or
+    /// reverted: the guest is off and handed over; this is the power
+    /// state it had, which a revert restores.
+    #[serde(default)]
+    pub migrated_from: Option<PowerState>,
 }
 
 impl FakeInstance {
@@ -567,6 +577,7 @@ impl Driver for FakeDriver {
             boots: 0,
             rescue_image: None,
             booted_at: None,
+            migrated_from: None,
         };
         instance.boot();
         s.instances.insert(spec.uuid.clone(), instance);
@@ -927,6 +938,66 @@ impl Driver for FakeDriver {
             }
             i.rescue_image = None;
             i.boot();
+            Ok(())
+        })
+    }
+
+    async fn migrate_disk_and_power_off(&self, spec: &InstanceSpec, dest_host: &str) -> Result<(), DriverError> {
+        self.pause_for_delay().await;
+        self.mutate(&spec.uuid, |i| {
+            if i.spec.metadata.get(FAIL_MIGRATE_METADATA).map(String::as_str) == Some("true") {
+                return Err(DriverError::Failed(format!(
+                    "fake driver: instance {} cannot move to {dest_host} ({FAIL_MIGRATE_METADATA}=true)",
+                    spec.uuid
+                )));
+            }
+            if i.migrated_from.is_some() {
+                return Err(DriverError::Failed(format!(
+                    "instance {} is already migrating",
+                    spec.uuid
+                )));
+            }
+            if !matches!(i.power_state, PowerState::Running | PowerState::Shutdown) {
+                return Err(i.invalid("migrate"));
+            }
+            i.migrated_from = Some(i.power_state);
+            if i.power_state == PowerState::Running {
+                i.log("reboot: Power down".to_owned());
+            }
+            i.log(format!("fake: disks handed over to {dest_host}"));
+            i.power_state = PowerState::Shutdown;
+            Ok(())
+        })
+    }
+
+    async fn finish_migration(
+        &self,
+        ctx: &RequestContext,
+        spec: &InstanceSpec,
+        power_on: bool,
+    ) -> Result<(), DriverError> {
+        self.spawn(ctx, spec).await?;
+        if !power_on {
+            self.mutate(&spec.uuid, |i| {
+                i.log("reboot: Power down".to_owned());
+                i.power_state = PowerState::Shutdown;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn finish_revert_migration(&self, uuid: &str) -> Result<(), DriverError> {
+        self.pause_for_delay().await;
+        self.mutate(uuid, |i| {
+            let Some(before) = i.migrated_from.take() else {
+                return Err(DriverError::Failed(format!(
+                    "instance {uuid} has no migration to revert"
+                )));
+            };
+            if before == PowerState::Running {
+                i.boot();
+            }
             Ok(())
         })
     }

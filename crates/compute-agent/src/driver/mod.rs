@@ -203,4 +203,28 @@ pub trait Driver: Send + Sync + 'static {
     /// drop the rescue disk. Ends `Running`. [`DriverError::InvalidState`]
     /// when the instance is not rescued.
     async fn unrescue(&self, uuid: &str) -> Result<(), DriverError>;
+
+    /// The source's half of a cold migration (Nova's
+    /// `migrate_disk_and_power_off`): power the guest off and hand its
+    /// disks over to `dest_host`. The source keeps the powered-off guest
+    /// until the migration is confirmed ([`Driver::destroy`]) or reverted
+    /// ([`Driver::finish_revert_migration`]). A driver that cannot move
+    /// disks between hosts refuses with an error before it changes
+    /// anything, and the guest keeps running.
+    async fn migrate_disk_and_power_off(&self, spec: &InstanceSpec, dest_host: &str) -> Result<(), DriverError>;
+
+    /// The destination's half (Nova's `finish_migration`): create the
+    /// instance from the disks handed over, running when `power_on`
+    /// (else shut down).
+    async fn finish_migration(
+        &self,
+        ctx: &RequestContext,
+        spec: &InstanceSpec,
+        power_on: bool,
+    ) -> Result<(), DriverError>;
+
+    /// Back on the source after a revert (Nova's
+    /// `finish_revert_migration`): the guest handed over is taken back,
+    /// in the power state it had before the migration.
+    async fn finish_revert_migration(&self, uuid: &str) -> Result<(), DriverError>;
 }

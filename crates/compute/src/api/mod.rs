@@ -15,6 +15,7 @@ pub mod interfaces;
 pub mod ips;
 pub mod keypairs;
 pub mod limits;
+pub mod migrations;
 pub mod quotas;
 pub mod server_actions;
 pub mod server_diagnostics;
@@ -55,6 +56,7 @@ impl Compute {
             .merge(limits::routes())
             .merge(usage::routes())
             .merge(instance_usage_audit_log::routes())
+            .merge(migrations::routes())
             .merge(volume_attachments::routes());
         let v21 = resources
             .clone()

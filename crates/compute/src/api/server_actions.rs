@@ -82,6 +82,7 @@ async fn action(
         "restore" => "os_compute_api:os-deferred-delete:restore",
         "forceDelete" => "os_compute_api:os-deferred-delete:force",
         "os-resetState" => "os_compute_api:os-admin-actions:reset_state",
+        "migrate" => "os_compute_api:os-migrate-server:migrate",
         "createBackup" => "os_compute_api:os-create-backup",
         "rescue" => "os_compute_api:os-rescue",
         "unrescue" => "os_compute_api:os-unrescue",
@@ -198,6 +199,10 @@ async fn action(
             c.reset_state(&uuid, state).await?
         }
         "createBackup" => return create_backup(&c, &caller, v, &uuid, args).await,
+        "migrate" => {
+            let host = migrate_host(v, args)?;
+            c.migrate_server(&caller, &uuid, host.as_deref()).await?
+        }
         "rescue" => return rescue(&c, &caller, &uuid, args).await,
         "unrescue" => c.unrescue_server(&caller, &uuid).await?,
         _ => unreachable!("action names are matched above"),
@@ -778,4 +783,33 @@ async fn show_action(
         out["events"] = json!(list);
     }
     Ok(Json(json!({"instanceAction": out})))
+}
+
+/// The `migrate` body from 2.56: `null` or `{"host": name-or-null}`.
+/// Before 2.56 Nova validates nothing and ignores the body.
+fn migrate_host(v: Version, args: &Value) -> ApiResult<Option<String>> {
+    if !v.at_least(56) {
+        return Ok(None);
+    }
+    let bad = |why: String| {
+        ApiError::bad_request(format!(
+            "Invalid input for field/attribute migrate. Value: {args}. {why}"
+        ))
+    };
+    match args {
+        Value::Null => Ok(None),
+        Value::Object(m) => {
+            if let Some(k) = m.keys().find(|k| *k != "host") {
+                return Err(bad(format!(
+                    "Additional properties are not allowed ('{k}' was unexpected)"
+                )));
+            }
+            match m.get("host") {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(h)) if !h.is_empty() && h.chars().count() <= 255 => Ok(Some(h.clone())),
+                Some(other) => Err(bad(format!("{other} is not of type 'string', 'null'"))),
+            }
+        }
+        other => Err(bad(format!("{other} is not of type 'object', 'null'"))),
+    }
 }

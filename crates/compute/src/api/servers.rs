@@ -724,7 +724,7 @@ fn sort_value(r: &InstanceRow, key: &str) -> (i64, String) {
     }
 }
 
-fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
+pub(crate) fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
     chrono::DateTime::parse_from_rfc3339(v)
         .map(|t| t.timestamp_micros())
         .or_else(|_| {

@@ -9,6 +9,7 @@ pub mod block_devices;
 pub mod flavors;
 pub mod info_cache;
 pub mod keypairs;
+pub mod migrations;
 pub mod quotas;
 pub mod server_groups;
 pub mod servers;
@@ -45,6 +46,11 @@ pub const SERVER_MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "block device mappings (attached volumes)",
         sql: include_str!("schema_block_devices.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "migration records of resizes and cold migrations",
+        sql: include_str!("schema_migrations.sql"),
     },
 ];
 

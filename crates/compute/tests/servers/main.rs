@@ -5,6 +5,7 @@
 mod diagnostics;
 mod external_events;
 mod images;
+mod migrations;
 mod networking;
 mod quotas;
 mod rescue;

@@ -984,6 +984,35 @@ impl Driver for QemuDriver {
     async fn unrescue(&self, uuid: &str) -> Result<(), DriverError> {
         self.unrescue_instance(uuid).await
     }
+
+    /// Refused: moving a guest to another host needs its disks copied
+    /// there, which this driver does not do yet. Nothing is touched, so
+    /// the guest keeps running where it is.
+    async fn migrate_disk_and_power_off(&self, spec: &InstanceSpec, dest_host: &str) -> Result<(), DriverError> {
+        self.load(&spec.uuid)?;
+        Err(DriverError::Failed(format!(
+            "Migration error: the qemu driver cannot move instance {} to {dest_host}: disk transfer between hosts is not implemented",
+            spec.uuid
+        )))
+    }
+
+    async fn finish_migration(
+        &self,
+        _ctx: &RequestContext,
+        spec: &InstanceSpec,
+        _power_on: bool,
+    ) -> Result<(), DriverError> {
+        Err(DriverError::Failed(format!(
+            "Migration error: the qemu driver cannot receive instance {}: disk transfer between hosts is not implemented",
+            spec.uuid
+        )))
+    }
+
+    async fn finish_revert_migration(&self, uuid: &str) -> Result<(), DriverError> {
+        Err(DriverError::Failed(format!(
+            "Migration error: instance {uuid} has no migration to revert on this host"
+        )))
+    }
 }
 
 /// Streams `file` to the image service (`PUT upload_url`).
