@@ -2,7 +2,8 @@
 # tests/e2e/compute-cli.sh - the real `openstack` CLI (with osc-placement)
 # through compute and placement of a fresh `oxistack up` (fake hypervisor
 # driver, one compute host): flavor and keypair create, server create --wait,
-# list/show, stop/start/reboot/pause/unpause/resize/confirm, image create
+# list/show, stop/start/reboot/pause/unpause/resize/confirm (its migration
+# record), diagnostics, image create
 # from a server, an anti-affinity server group (a second member finds no
 # host: there is one), usage list, resource providers and allocation
 # candidates, server delete — and the provider's usage back to zero.
@@ -105,6 +106,10 @@ step "server is VERIFY_RESIZE" srv_status VERIFY_RESIZE
 step "server resize confirm" openstack server resize confirm "$SRV_ID"
 step "server is ACTIVE on the new flavor" srv_status ACTIVE
 step "server provider usage: 2 VCPU after resize" rp_usage_is VCPU 2
+step "server migration list: the resize, confirmed" expect_match "confirmed.*$SRV_ID|$SRV_ID.*confirmed" \
+    openstack server migration list --server "$SRV_ID" -f value -c 'Server UUID' -c Status
+step "server show --diagnostics: the resized guest's 512 MB" expect_match '"maximum": 512' \
+    openstack server show --diagnostics "$SRV_ID" -f json
 step "console log show" openstack console log show "$SRV_ID"
 step "server event list has the actions" expect_match 'stop' \
     openstack server event list "$SRV_ID" -f value -c Action
