@@ -19,8 +19,9 @@
 //! - domain logic, one module per resource: [`volumes`], [`snapshots`],
 //!   [`attachments`] (the legacy attach actions and the 3.27 attachments
 //!   API), [`types`], [`quotas`] (and quota classes), [`transfers`]
-//!   (volume transfers between projects), [`messages`] (user messages), [`services`] (heartbeats, zones, hosts, pools and the
-//!   capacity and capabilities scheduler), [`scheduler`] (the bus end);
+//!   (volume transfers between projects), [`messages`] (user messages),
+//!   [`services`] (heartbeats, zones, hosts, pools and the capacity and
+//!   capabilities scheduler), [`scheduler`] (the bus end);
 //! - [`image_client`] — the image service over REST; [`compute_client`]
 //!   — compute's `os-server-external-events` with the service's own
 //!   credentials (`volume-extended` after an attached volume grew);
