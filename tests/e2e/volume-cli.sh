@@ -3,8 +3,9 @@
 # storage API of a fresh `oxistack up`: services and zones, a volume type
 # pinned to the file backend, volumes blank / from an image / from a
 # snapshot / from a volume, extend, metadata, the 400 of deleting a volume
-# with snapshots, the 413 of a quota, and at the end no volume or snapshot
-# file left in the data directory.
+# with snapshots, the 413 of a quota, a volume transfer to another project
+# (and one withdrawn), and at the end no volume or snapshot file left in the
+# data directory.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/volume-cli-cloud),
 # OXI_PORT_OFFSET (default 20100).
@@ -100,6 +101,37 @@ step "quota of 4 volumes" openstack quota set --volumes 4 admin
 step "a fifth volume is over quota" \
     expect_fail --match 'Maximum number of volumes allowed \(4\)' openstack volume create --size 1 "over-$S"
 step "quota back to 10" openstack quota set --volumes 10 admin
+
+# --- transfers -----------------------------------------------------------------
+XP="xfer-$S" XU="xfer-$S" XPW="pw-$S"
+as_other() {  # CMD... - as a member of the receiving project
+    OS_USERNAME="$XU" OS_PASSWORD="$XPW" OS_PROJECT_NAME="$XP" "$@"
+}
+step "a project to give to" openstack project create "$XP"
+step "its user" openstack user create --password "$XPW" "$XU"
+step "member of it" openstack role add --project "$XP" --user "$XU" member
+step "volume to give" openstack volume create --size 1 "vt-$S"
+step "volume to give is available" wait_status volume "vt-$S" available
+VT="$(openstack volume show "vt-$S" -f value -c id)"
+step "transfer request create" openstack volume transfer request create --name "t-$S" "vt-$S" -f shell --prefix xfer_
+eval "$STEP_OUT"
+step "the volume awaits the transfer" wait_status volume "$VT" awaiting-transfer
+step "transfer request list" expect_match "t-$S" openstack volume transfer request list -f value
+step "transfer request show" field_is volume_id "$VT" openstack volume transfer request show "${xfer_id:-none}"
+step "a wrong auth key is refused" expect_fail --match 'Invalid auth key' \
+    as_other openstack volume transfer request accept --auth-key 0000000000000000 "${xfer_id:-none}"
+step "transfer request accept" \
+    as_other openstack volume transfer request accept --auth-key "${xfer_auth_key:-none}" "${xfer_id:-none}"
+step "the volume is the other project's" as_other field_is status available openstack volume show "$VT"
+step "the transfer is gone" expect_fail openstack volume transfer request show "${xfer_id:-none}"
+step "a second transfer request" openstack volume transfer request create "v1-$S" -f shell --prefix xfer2_
+eval "$STEP_OUT"
+step "transfer request delete" openstack volume transfer request delete "${xfer2_id:-none}"
+step "the volume is available again" wait_status volume "v1-$S" available
+step "the receiver deletes the volume" as_other openstack volume delete "$VT"
+step "it is gone" wait_gone volume "$VT"
+step "delete the user" openstack user delete "$XU"
+step "delete the project" openstack project delete "$XP"
 
 # --- clean up ------------------------------------------------------------------
 step "delete the snapshot" openstack volume snapshot delete "s1-$S"

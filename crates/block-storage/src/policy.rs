@@ -71,6 +71,13 @@ pub fn default_rules() -> Vec<(&'static str, String)> {
         ("volume_extension:snapshot_admin_actions:reset_status", ADMIN),
         ("volume_extension:snapshot_admin_actions:force_delete", ADMIN),
         ("snapshot_extension:snapshot_actions:update_snapshot_status", MEMBER),
+        // transfers (cinder/policies/volume_transfer.py); accept's target
+        // is the accepting project
+        ("volume:get_transfer", READER),
+        ("volume:get_all_transfers", READER),
+        ("volume:create_transfer", MEMBER),
+        ("volume:accept_transfer", MEMBER),
+        ("volume:delete_transfer", MEMBER),
         // volume types
         ("volume_extension:type_create", ADMIN),
         ("volume_extension:type_update", ADMIN),

@@ -7,6 +7,7 @@ mod messages;
 mod misc;
 mod quotas;
 mod snapshots;
+mod transfers;
 mod types;
 pub mod versions;
 mod volumes;
@@ -90,6 +91,19 @@ impl BlockStorage {
             .route(
                 "/v3/{project_id}/messages/{id}",
                 get(messages::show).delete(messages::delete),
+            )
+            .route(
+                "/v3/{project_id}/os-volume-transfer",
+                get(transfers::list).post(transfers::create),
+            )
+            .route("/v3/{project_id}/os-volume-transfer/detail", get(transfers::detail))
+            .route(
+                "/v3/{project_id}/os-volume-transfer/{id}",
+                get(transfers::show).delete(transfers::delete),
+            )
+            .route(
+                "/v3/{project_id}/os-volume-transfer/{id}/accept",
+                post(transfers::accept),
             )
             .route("/v3/{project_id}/resource_filters", get(misc::resource_filters))
             .route("/v3/{project_id}/types", get(types::list).post(types::create))

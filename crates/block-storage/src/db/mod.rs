@@ -9,6 +9,7 @@ pub mod messages;
 pub mod quotas;
 pub mod services;
 pub mod snapshots;
+pub mod transfers;
 pub mod types;
 pub mod volumes;
 
@@ -31,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         description: "volume attachments and user messages",
         sql: include_str!("schema_v3.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "volume transfers",
+        sql: include_str!("schema_v4.sql"),
     },
 ];
 

@@ -206,11 +206,19 @@ pub async fn set_type(db: &Db, id: &str, volume_type_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the volume and its pending transfers (Cinder's
+/// `volume_destroy` does the same), in one transaction.
 pub async fn delete(db: &Db, id: &str) -> Result<()> {
+    let mut tx = db.writer().begin().await?;
+    sqlx::query(db.sql("DELETE FROM volume_transfers WHERE volume_id = ?"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(db.sql("DELETE FROM volumes WHERE id = ?"))
         .bind(id)
-        .execute(db.writer())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

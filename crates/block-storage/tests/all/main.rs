@@ -10,6 +10,7 @@ mod images;
 mod microversions;
 mod reconcile;
 mod snapshots;
+mod transfers;
 mod types;
 mod versions;
 mod volumes;
