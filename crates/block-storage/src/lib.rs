@@ -18,7 +18,8 @@
 //! - [`policy`] — Cinder's default rules (admin / project member / reader);
 //! - domain logic, one module per resource: [`volumes`], [`snapshots`],
 //!   [`attachments`] (the legacy attach actions and the 3.27 attachments
-//!   API), [`types`], [`quotas`] (and quota classes), [`messages`] (user
+//!   API), [`types`], [`qos_specs`] (QoS specs and their volume types),
+//!   [`quotas`] (and quota classes), [`messages`] (user
 //!   messages), [`services`] (heartbeats, zones, hosts, pools and the
 //!   capacity and capabilities scheduler), [`scheduler`] (the bus end);
 //! - [`image_client`] — the image service over REST; [`compute_client`]
@@ -49,8 +50,11 @@
 //!   counted from the tables at each check, without reservations.
 //! - Lists are filtered, sorted and paged in memory after one query per
 //!   project (fine for the thousands a project holds, not for millions).
+//! - QoS specs: front-end ones reach Nova in the connection info's
+//!   `data.qos_specs`; applying them (QEMU throttling) is the compute
+//!   side's, and the file backend enforces no back-end specs.
 //!
-//! Not built this round: backups, transfers, upload-to-image, QoS specs,
+//! Not built this round: backups, transfers, upload-to-image,
 //! encryption types, migration, groups, manage/unmanage, `qemu-nbd`
 //! exports to other hosts, Nova's `volume-extended` event after an online
 //! extend (3.42: the file grows; the guest sees it when its disk is
@@ -67,6 +71,7 @@ pub mod error;
 pub mod image_client;
 pub mod messages;
 pub mod policy;
+pub mod qos_specs;
 pub mod quotas;
 pub mod rpc;
 pub mod scheduler;
