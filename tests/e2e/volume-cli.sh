@@ -4,8 +4,9 @@
 # pinned to the file backend, volumes blank / from an image / from a
 # snapshot / from a volume, extend, metadata, the 400 of deleting a volume
 # with snapshots, the 413 of a quota, a volume transfer to another project
-# (and one withdrawn), and at the end no volume or snapshot file left in the
-# data directory.
+# (and one withdrawn), QoS specs (create, set, unset, associate with the
+# type, the refusals, disassociate, delete), and at the end no volume or
+# snapshot file left in the data directory.
 #
 # Environment: see lib.sh; OXI_DATA_DIR (default target/e2e/volume-cli-cloud),
 # OXI_PORT_OFFSET (default 20100).
@@ -20,7 +21,7 @@ fi
 oxi_up "$DATA" "${OXI_PORT_OFFSET:-20100}"
 
 S="e2e$RANDOM$RANDOM"
-IMG="img-$S" TYPE="fast-$S"
+IMG="img-$S" TYPE="fast-$S" QOS="qos-$S"
 FILE="$E2E_TMP/$IMG.raw"
 head -c $((3 * 1024 * 1024)) /dev/urandom >"$FILE"
 
@@ -50,6 +51,18 @@ field_is() {  # FIELD VALUE CMD...
     say "$1=$got"
     [ "$got" = "$2" ]
 }
+qos_lacks() {  # QOS KEY - the spec has no such key
+    local props
+    props="$(openstack volume qos show "$1" -f value -c properties)" || return 1
+    say "properties: $props"
+    ! grep -q -- "$2" <<<"$props"
+}
+qos_lacks_type() {  # QOS TYPE - the spec is not associated with the type
+    local shown
+    shown="$(openstack volume qos show "$1" -f json)" || return 1
+    say "$shown"
+    ! grep -q -- "$2" <<<"$shown"
+}
 no_files_left() {  # the file driver's directories hold nothing of ours
     local left
     left="$(find "$DATA/block-storage/volumes" "$DATA/block-storage/snapshots" -type f 2>/dev/null)"
@@ -62,6 +75,22 @@ step "cinder-volume is up" expect_match 'cinder-volume .*up' openstack volume se
 step "the zone is available" expect_match 'nova.*available' openstack availability zone list --volume -f value
 step "volume type pinned to the file backend" \
     openstack volume type create --property volume_backend_name=file "$TYPE"
+
+# --- QoS specs ---------------------------------------------------------------
+step "qos create (front-end)" \
+    openstack volume qos create --consumer front-end --property read_iops_sec=2000 "$QOS"
+step "qos listed" expect_match "$QOS" openstack volume qos list -f value -c Name
+step "qos consumer" field_is consumer front-end openstack volume qos show "$QOS"
+step "qos set a key" openstack volume qos set --property total_bytes_sec=1024000 "$QOS"
+step "qos key shown" expect_match "total_bytes_sec" openstack volume qos show "$QOS" -f value -c properties
+step "qos unset a key" openstack volume qos unset --property read_iops_sec "$QOS"
+step "qos key gone" qos_lacks "$QOS" read_iops_sec
+step "qos a bad consumer is refused" \
+    expect_fail --match "consumer" openstack volume qos create --consumer middle "bad-$QOS"
+step "qos a duplicate name is refused" expect_fail --match "already exists" openstack volume qos create "$QOS"
+step "qos associate with the type" openstack volume qos associate "$QOS" "$TYPE"
+step "qos association shown" expect_match "$TYPE" openstack volume qos show "$QOS" -f value -c associations
+step "qos an associated spec is not deleted" expect_fail --match "in use" openstack volume qos delete "$QOS"
 
 # --- volumes -----------------------------------------------------------------
 step "blank volume" openstack volume create --size 1 --type "$TYPE" "v1-$S"
@@ -140,6 +169,10 @@ step "delete the volumes" openstack volume delete "v1-$S" "vi-$S" "vs-$S" "vc-$S
 for v in v1 vi vs vc; do
     step "$v gone" wait_gone volume "$v-$S"
 done
+step "qos disassociate" openstack volume qos disassociate --volume-type "$TYPE" "$QOS"
+step "qos no association left" qos_lacks_type "$QOS" "$TYPE"
+step "qos delete" openstack volume qos delete "$QOS"
+step "qos gone" wait_gone "volume qos" "$QOS"
 step "delete the type" openstack volume type delete "$TYPE"
 step "delete the image" openstack image delete "$IMG"
 if [ "${OXI_E2E_EXTERNAL:-0}" != 1 ]; then

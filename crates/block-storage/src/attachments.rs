@@ -189,7 +189,7 @@ impl BlockStorage {
         data.insert("volume_id".into(), json!(v.id));
         data.insert("access_mode".into(), json!(if v.readonly { "ro" } else { "rw" }));
         data.insert("encrypted".into(), json!(false));
-        data.insert("qos_specs".into(), Value::Null);
+        data.insert("qos_specs".into(), self.front_end_qos(&v).await?);
         Ok(json!({
             "driver_volume_type": info.driver_volume_type,
             "data": data,
@@ -513,7 +513,7 @@ impl BlockStorage {
         flat.insert("volume_id".into(), json!(v.id));
         flat.insert("access_mode".into(), json!(mode));
         flat.insert("encrypted".into(), json!(false));
-        flat.insert("qos_specs".into(), Value::Null);
+        flat.insert("qos_specs".into(), self.front_end_qos(v).await?);
         flat.insert("driver_volume_type".into(), json!(info.driver_volume_type));
         flat.insert("attachment_id".into(), json!(a.id));
         flat.insert(

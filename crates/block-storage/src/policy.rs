@@ -94,6 +94,12 @@ pub fn default_rules() -> Vec<(&'static str, String)> {
         ("volume_extension:volume_type_access:addProjectAccess", ADMIN),
         ("volume_extension:volume_type_access:removeProjectAccess", ADMIN),
         ("volume_extension:volume_type_access:get_all_for_type", ADMIN),
+        // QoS specs
+        ("volume_extension:qos_specs_manage:create", ADMIN),
+        ("volume_extension:qos_specs_manage:get", ADMIN),
+        ("volume_extension:qos_specs_manage:get_all", ADMIN),
+        ("volume_extension:qos_specs_manage:update", ADMIN),
+        ("volume_extension:qos_specs_manage:delete", ADMIN),
         // user messages (3.3)
         ("message:get_all", READER),
         ("message:get", READER),

@@ -51,6 +51,7 @@ impl BlockStorage {
             description: Some("Default Volume Type".into()),
             is_public: true,
             extra_specs: BTreeMap::new(),
+            qos_specs_id: None,
             created_at: now,
             updated_at: now,
         };
@@ -120,6 +121,7 @@ impl BlockStorage {
             description,
             is_public,
             extra_specs,
+            qos_specs_id: None,
             created_at: now,
             updated_at: now,
         };

@@ -125,6 +125,7 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Extended SnapshotAttributes support.",
     ),
     ("Hosts", "os-hosts", "Admin-only host administration."),
+    ("Qos_specs_manage", "qos-specs", "QoS specs support."),
     ("QuotaSets", "os-quota-sets", "Quota management support."),
     ("Services", "os-services", "Services support."),
     ("TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support."),

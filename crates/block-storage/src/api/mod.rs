@@ -5,6 +5,7 @@ mod attachments;
 mod filters;
 mod messages;
 mod misc;
+mod qos_specs;
 mod quotas;
 mod snapshots;
 mod transfers;
@@ -126,6 +127,31 @@ impl BlockStorage {
             .route(
                 "/v3/{project_id}/types/{id}/os-volume-type-access",
                 get(types::access_list),
+            )
+            .route(
+                "/v3/{project_id}/qos-specs",
+                get(qos_specs::list).post(qos_specs::create),
+            )
+            .route(
+                "/v3/{project_id}/qos-specs/{id}",
+                get(qos_specs::show).put(qos_specs::update).delete(qos_specs::delete),
+            )
+            .route(
+                "/v3/{project_id}/qos-specs/{id}/delete_keys",
+                put(qos_specs::delete_keys),
+            )
+            .route(
+                "/v3/{project_id}/qos-specs/{id}/associations",
+                get(qos_specs::associations),
+            )
+            .route("/v3/{project_id}/qos-specs/{id}/associate", get(qos_specs::associate))
+            .route(
+                "/v3/{project_id}/qos-specs/{id}/disassociate",
+                get(qos_specs::disassociate),
+            )
+            .route(
+                "/v3/{project_id}/qos-specs/{id}/disassociate_all",
+                get(qos_specs::disassociate_all),
             )
             .route(
                 "/v3/{project_id}/os-quota-sets/{target}",

@@ -20,7 +20,7 @@ fn render(bs: &BlockStorage, ctx: &AuthContext, t: &TypeRow, project: &str) -> V
         "description": t.description,
         "is_public": t.is_public,
         "os-volume-type-access:is_public": t.is_public,
-        "qos_specs_id": null,
+        "qos_specs_id": t.qos_specs_id,
     });
     if bs.allowed(ctx, "volume_extension:access_types_extra_specs", project) {
         out["extra_specs"] = json!(t.extra_specs);

@@ -6,6 +6,7 @@
 
 pub mod attachments;
 pub mod messages;
+pub mod qos_specs;
 pub mod quotas;
 pub mod services;
 pub mod snapshots;
@@ -37,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         description: "volume transfers",
         sql: include_str!("schema_v4.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "qos specs and their volume types",
+        sql: include_str!("schema_v5.sql"),
     },
 ];
 

@@ -14,19 +14,25 @@ pub struct TypeRow {
     pub description: Option<String>,
     pub is_public: bool,
     pub extra_specs: BTreeMap<String, String>,
+    /// The QoS specs associated with the type (at most one, as Cinder);
+    /// written only by `db::qos_specs`.
+    pub qos_specs_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str = "id, name, description, is_public, extra_specs, created_at, updated_at";
+/// What a read selects: the insert's columns plus the QoS association.
+pub(super) const SELECT: &str = "id, name, description, is_public, extra_specs, qos_specs_id, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> std::result::Result<TypeRow, sqlx::Error> {
+pub(super) fn from_row(r: &AnyRow) -> std::result::Result<TypeRow, sqlx::Error> {
     Ok(TypeRow {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
         description: r.try_get("description")?,
         is_public: r.try_get::<i64, _>("is_public")? != 0,
         extra_specs: from_json(&r.try_get::<String, _>("extra_specs")?),
+        qos_specs_id: r.try_get("qos_specs_id")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -49,7 +55,7 @@ pub async fn insert(db: &Db, t: &TypeRow) -> Result<()> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TypeRow>> {
-    let row = sqlx::query(db.sql(&format!("SELECT {COLUMNS} FROM volume_types WHERE id = ?")))
+    let row = sqlx::query(db.sql(&format!("SELECT {SELECT} FROM volume_types WHERE id = ?")))
         .bind(id)
         .fetch_optional(db.reader())
         .await?;
@@ -57,7 +63,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<TypeRow>> {
 }
 
 pub async fn by_name(db: &Db, name: &str) -> Result<Option<TypeRow>> {
-    let row = sqlx::query(db.sql(&format!("SELECT {COLUMNS} FROM volume_types WHERE name = ?")))
+    let row = sqlx::query(db.sql(&format!("SELECT {SELECT} FROM volume_types WHERE name = ?")))
         .bind(name)
         .fetch_optional(db.reader())
         .await?;
@@ -65,7 +71,7 @@ pub async fn by_name(db: &Db, name: &str) -> Result<Option<TypeRow>> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<TypeRow>> {
-    let rows = sqlx::query(db.sql(&format!("SELECT {COLUMNS} FROM volume_types ORDER BY name, id")))
+    let rows = sqlx::query(db.sql(&format!("SELECT {SELECT} FROM volume_types ORDER BY name, id")))
         .fetch_all(db.reader())
         .await?;
     Ok(rows.iter().map(from_row).collect::<std::result::Result<_, _>>()?)

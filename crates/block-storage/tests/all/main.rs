@@ -8,6 +8,7 @@ mod backends;
 mod errors;
 mod images;
 mod microversions;
+mod qos;
 mod reconcile;
 mod snapshots;
 mod transfers;
