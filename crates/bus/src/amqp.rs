@@ -121,6 +121,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long a lost connection may stay in lapin's recovery before the bus
 /// gives it up and opens a new one.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(15);
+/// How long one publish waits for the broker's confirmation before trying
+/// again. A healthy broker confirms in milliseconds; a publish sent into a
+/// connection that stalled (a broker restart lapin has not recovered from)
+/// is never confirmed, and waiting for it until the caller's deadline would
+/// leave no time to publish again once the connection is replaced (after
+/// [`RECOVERY_LIMIT`]).
+const CONFIRM_WAIT: Duration = Duration::from_secs(10);
 
 /// One broker of a transport URL.
 #[derive(Clone, PartialEq, Eq)]
@@ -640,8 +647,12 @@ impl Inner {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let error = match tokio::time::timeout_at(deadline, self.try_publish(target, payload, properties.clone()))
-                .await
+            let attempt_deadline = deadline.min(Instant::now() + CONFIRM_WAIT);
+            let error = match tokio::time::timeout_at(
+                attempt_deadline,
+                self.try_publish(target, payload, properties.clone()),
+            )
+            .await
             {
                 Ok(Ok(())) => {
                     if attempts > 1 {
